@@ -1,0 +1,32 @@
+# The README's commands. Each one creates .venv and installs what it needs.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test bench install clean
+
+install: $(STAMP)
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+# llama-cpp-python is built from source (about 5 minutes on 2 cores): it needs a C++ compiler and cmake
+$(STAMP): pyproject.toml | $(PY)
+	sh scripts/ensure-build-deps.sh
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[local,dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/coderouge demo
+
+test: $(STAMP)
+	CODEROUGE_DATA=$${CODEROUGE_DATA:-$(abspath ../shared/data)} $(PY) -m pytest
+
+bench: $(STAMP)
+	$(PY) benchmarks/runner_overhead.py
+	$(PY) benchmarks/store_memory.py
+
+clean:
+	rm -rf $(VENV) reports .pytest_cache

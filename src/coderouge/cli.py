@@ -1,0 +1,176 @@
+"""The `coderouge` command: parse, call one function, print."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .errors import CoderougeError, UsageError
+from .table import fmt_cost, fmt_s, fmt_tokens, render
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one clear line, exit 2
+        sys.stderr.write(f"coderouge: error: {message} (see '{self.prog} --help')\n")
+        sys.exit(2)
+
+
+def _positive_int(s: str) -> int:
+    try:
+        v = int(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {s!r}") from None
+    if v <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {s!r}")
+    return v
+
+
+def _positive_float(s: str) -> float:
+    try:
+        v = float(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {s!r}") from None
+    if v <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {s!r}")
+    return v
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--store", help="SQLite store path (default: $CODEROUGE_STORE or ~/.local/share/coderouge/store.db)")
+    common.add_argument("--debug", action="store_true", help="show tracebacks")
+    run_opts = argparse.ArgumentParser(add_help=False)
+    run_opts.add_argument("--concurrency", type=_positive_int, help="requests in flight per provider (default: the provider's)")
+    run_opts.add_argument("--timeout", type=_positive_float, default=300.0, help="seconds per request (default 300)")
+    run_opts.add_argument("--retries", type=int, default=6, help="retries for retryable errors (default 6)")
+    run_opts.add_argument("--base-url", help="base URL for openai/ models (any OpenAI-compatible server)")
+    run_opts.add_argument("--no-cache", action="store_true", help="ask the models again even if the store has the answer")
+    run_opts.add_argument("--prices", action="append", help="LiteLLM-format price table (file or URL) overriding built-in prices")
+
+    p = _Parser(prog="coderouge", description="Compare LLMs on your work: quality, latency, cost.")
+    p.add_argument("--version", action="version", version=f"coderouge {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+
+    e = sub.add_parser("eval", parents=[common, run_opts], help="evaluate models on a task")
+    e.add_argument("models", nargs="+", metavar="MODEL", help="provider/model, e.g. openai/gpt-4o-mini local/gemma-3-270m")
+    e.add_argument("--task", required=True, action="append", help="business, arc_easy, or a .jsonl task file (repeatable)")
+    e.add_argument("--limit", type=_positive_int, help="evaluate a seeded sample of N items")
+    e.add_argument("--seed", type=int, default=1234, help="seed of the --limit sample (default 1234)")
+    e.add_argument("--method", choices=["loglikelihood", "letter"], help="multiple-choice scoring method (default: log-likelihood when the model gives it)")
+    e.add_argument("--json", action="store_true", help="print results as JSON")
+
+    m = sub.add_parser("models", parents=[common], help="list providers and whether each is usable now")
+    m.add_argument("--json", action="store_true")
+
+    d = sub.add_parser("demo", parents=[common, run_opts], help="compare the embedded model and every keyed API model")
+    d.add_argument("--limit", type=_positive_int, default=100, help="ARC-Easy sample size (default 100)")
+    d.add_argument("--business-limit", type=_positive_int, help="business items (default: all)")
+    d.add_argument("--report", default="reports/demo.html", help="where to write the HTML report (default reports/demo.html)")
+    d.add_argument("--models", nargs="+", metavar="MODEL", help="models to compare instead of the default set")
+    return p
+
+
+def _run_config(args: argparse.Namespace) -> Any:
+    from .runner import RunConfig
+
+    if args.retries < 0:
+        raise UsageError(f"--retries must be 0 or more, got {args.retries}")
+    return RunConfig(concurrency=args.concurrency, timeout_s=args.timeout, max_retries=args.retries,
+                     base_url=args.base_url, use_cache=not args.no_cache)
+
+
+def _setup(args: argparse.Namespace) -> None:
+    from .providers import pricing
+
+    if getattr(args, "prices", None):
+        pricing.set_overrides(args.prices)
+
+
+def results_table(results: list[Any]) -> str:
+    rows = []
+    for r in results:
+        ci = "—" if r.n == 0 else f"{r.ci_low * 100:.1f}–{r.ci_high * 100:.1f}"
+        value = "—" if r.n == 0 else f"{r.value * 100:.1f}%"
+        rows.append([r.model, r.task, f"{r.metric} ({r.method})", value, ci, str(r.n), str(r.errors),
+                     fmt_s(r.latency_p50_s), fmt_s(r.latency_p95_s), fmt_s(r.ttft_p50_s),
+                     fmt_tokens(r.input_tokens + r.output_tokens), fmt_cost(r.cost_usd)])
+    headers = ["model", "task", "metric", "score", "95% CI", "n", "errors", "p50", "p95", "ttft", "tokens", "cost"]
+    return render(headers, rows, right={3, 4, 5, 6, 7, 8, 9, 10, 11})
+
+
+def json_results(results: list[Any]) -> dict[str, Any]:
+    keys = ["model", "task", "metric", "value", "ci_low", "ci_high", "n", "errors", "latency_p50_s", "latency_p95_s",
+            "cost_usd", "method", "shots", "ttft_p50_s", "input_tokens", "output_tokens"]
+    return {"results": [{k: r.to_json()[k] for k in keys} for r in results]}
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from .evals import get_task
+    from .evals.run import evaluate_many
+    from .providers import get_provider
+    from .store import Store
+
+    _setup(args)
+    tasks = [get_task(t).sample(args.limit, args.seed) for t in args.task]  # validate everything before any call
+    for mdl in args.models:
+        get_provider(mdl, base_url=args.base_url)
+    store = Store(args.store)
+    results = evaluate_many(args.models, tasks, store, _run_config(args), method=args.method)
+    if args.json:
+        print(json.dumps(json_results(results), indent=2))
+    else:
+        print(results_table(results))
+        for r in results:
+            if r.errors:
+                print(f"\n{r.model} on {r.task}: {r.errors} item(s) failed and are not scored; e.g. {r.error_examples[0]}")
+        print(f"\nstore: {store.path}")
+    return 0
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from .providers import provider_status
+
+    st = provider_status()
+    if args.json:
+        print(json.dumps({"providers": [s.__dict__ for s in st]}, indent=2))
+        return 0
+    print(render(["provider", "usable", "example", "detail"], [[s.provider, "yes" if s.usable else "no", s.example, s.detail] for s in st]))
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    _setup(args)
+    return run_demo(args, _run_config(args))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    debug = getattr(args, "debug", False) or os.environ.get("CODEROUGE_DEBUG") == "1"
+    handlers = {"eval": cmd_eval, "models": cmd_models, "demo": cmd_demo}
+    try:
+        return handlers[args.command](args)
+    except KeyboardInterrupt:
+        sys.stderr.write("\ncoderouge: interrupted; every answer received so far is saved in the store. "
+                         "Run the same command again to resume.\n")
+        return 130
+    except CoderougeError as e:
+        if debug:
+            raise
+        from .providers.base import redact
+
+        sys.stderr.write(f"coderouge: error: {redact(str(e))}\n")
+        return 2 if isinstance(e, UsageError) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,153 @@
+"""One exception tree for all of coderouge.
+
+CoderougeError
+├── UsageError            bad input from the user: unknown model, missing key, bad file, bad option
+│   ├── UnknownModelError
+│   ├── MissingKeyError
+│   ├── MissingPackageError
+│   ├── TaskFileError      (names the file and the line)
+│   └── DataNotFoundError  (says what to put where)
+└── ProviderError          a call to a model failed; carries status, retryable, retry_after
+    ├── RateLimitError       429: retryable, honours Retry-After
+    ├── ServerError          5xx / overloaded: retryable
+    ├── ProviderTimeout      no answer in time: retryable
+    ├── ProviderConnectionError  could not connect: retryable
+    ├── StreamCutError       the stream ended before it finished: retryable
+    ├── AuthenticationError  401/403: not retryable
+    ├── BadRequestError      400/404/422: not retryable
+    └── UnsupportedError     the provider cannot do what was asked (e.g. images): not retryable
+
+Vendor SDK exceptions are translated into this tree once, in each adapter; nothing
+else looks at vendor errors.
+"""
+
+from __future__ import annotations
+
+
+class CoderougeError(Exception):
+    """Base of every error coderouge raises on purpose."""
+
+
+class UsageError(CoderougeError):
+    """The user asked for something that cannot be done as asked. Shown as one line."""
+
+
+class UnknownModelError(UsageError):
+    pass
+
+
+class MissingKeyError(UsageError):
+    pass
+
+
+class MissingPackageError(UsageError):
+    pass
+
+
+class TaskFileError(UsageError):
+    def __init__(self, path: str, line: int | None, problem: str):
+        self.path, self.line, self.problem = path, line, problem
+        where = f"{path}:{line}" if line is not None else path
+        super().__init__(f"{where}: {problem}")
+
+
+class DataNotFoundError(UsageError):
+    pass
+
+
+class ProviderError(CoderougeError):
+    """A model call failed. `retryable` says whether trying again may help, `retry_after` after how long."""
+
+    retryable_default = False
+    kind = "error"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        provider: str = "",
+        status: int | None = None,
+        retryable: bool | None = None,
+        retry_after: float | None = None,
+    ):
+        super().__init__(message)
+        self.message = message
+        self.provider = provider
+        self.status = status
+        self.retryable = self.retryable_default if retryable is None else retryable
+        self.retry_after = retry_after
+
+    def __str__(self) -> str:
+        status = f" (HTTP {self.status})" if self.status else ""
+        who = f"{self.provider}: " if self.provider else ""
+        return f"{who}{self.kind}{status}: {self.message}"
+
+
+class RateLimitError(ProviderError):
+    retryable_default = True
+    kind = "rate_limited"
+
+
+class ServerError(ProviderError):
+    retryable_default = True
+    kind = "server_error"
+
+
+class ProviderTimeout(ProviderError):
+    retryable_default = True
+    kind = "timeout"
+
+
+class ProviderConnectionError(ProviderError):
+    retryable_default = True
+    kind = "connection_error"
+
+
+class StreamCutError(ProviderError):
+    retryable_default = True
+    kind = "stream_cut"
+
+
+class AuthenticationError(ProviderError):
+    kind = "authentication"
+
+
+class BadRequestError(ProviderError):
+    kind = "bad_request"
+
+
+class UnsupportedError(ProviderError):
+    kind = "unsupported"
+
+
+def error_for_status(status: int | None, message: str, *, provider: str = "", retry_after: float | None = None) -> ProviderError:
+    """Map an HTTP status to the right ProviderError subclass."""
+    if status == 429:
+        return RateLimitError(message, provider=provider, status=status, retry_after=retry_after)
+    if status in (401, 403):
+        return AuthenticationError(message, provider=provider, status=status)
+    if status == 408:
+        return ProviderTimeout(message, provider=provider, status=status, retry_after=retry_after)
+    if status is not None and (status >= 500 or status == 529):
+        return ServerError(message, provider=provider, status=status, retry_after=retry_after)
+    if status is not None and 400 <= status < 500:
+        return BadRequestError(message, provider=provider, status=status)
+    return ProviderError(message, provider=provider, status=status, retry_after=retry_after)
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds from a Retry-After / retry-after-ms header value (seconds or HTTP date)."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    from email.utils import parsedate_to_datetime
+    from datetime import datetime, timezone
+
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())

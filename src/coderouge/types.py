@@ -1,0 +1,159 @@
+"""Plain data that flows through coderouge: frozen dataclasses, no I/O."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+Role = Literal["system", "user", "assistant"]
+
+
+@dataclass(frozen=True)
+class ImagePart:
+    """An image in a message: either a URL or inline bytes (base64) with a media type."""
+
+    url: str | None = None
+    data_b64: str | None = None
+    media_type: str = "image/png"
+
+    @classmethod
+    def from_bytes(cls, data: bytes, media_type: str = "image/png") -> "ImagePart":
+        return cls(data_b64=base64.b64encode(data).decode("ascii"), media_type=media_type)
+
+    def data_url(self) -> str:
+        if self.url:
+            return self.url
+        return f"data:{self.media_type};base64,{self.data_b64}"
+
+
+@dataclass(frozen=True)
+class TextPart:
+    text: str
+
+
+Part = TextPart | ImagePart
+
+
+@dataclass(frozen=True)
+class Message:
+    role: Role
+    content: str | tuple[Part, ...]
+
+    @property
+    def text(self) -> str:
+        """The message's text, images left out."""
+        if isinstance(self.content, str):
+            return self.content
+        return "".join(p.text for p in self.content if isinstance(p, TextPart))
+
+    @property
+    def images(self) -> tuple[ImagePart, ...]:
+        if isinstance(self.content, str):
+            return ()
+        return tuple(p for p in self.content if isinstance(p, ImagePart))
+
+    def to_json(self) -> dict[str, Any]:
+        if isinstance(self.content, str):
+            return {"role": self.role, "content": self.content}
+        parts = []
+        for p in self.content:
+            if isinstance(p, TextPart):
+                parts.append({"type": "text", "text": p.text})
+            else:
+                parts.append({"type": "image", "url": p.url, "data_b64": p.data_b64, "media_type": p.media_type})
+        return {"role": self.role, "content": parts}
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> "Message":
+        content = d["content"]
+        if isinstance(content, str):
+            return cls(d["role"], content)
+        parts: list[Part] = []
+        for p in content:
+            if p.get("type") == "text":
+                parts.append(TextPart(p["text"]))
+            else:
+                parts.append(ImagePart(url=p.get("url"), data_b64=p.get("data_b64"), media_type=p.get("media_type", "image/png")))
+        return cls(d["role"], tuple(parts))
+
+
+def user(text: str) -> Message:
+    return Message("user", text)
+
+
+def system(text: str) -> Message:
+    return Message("system", text)
+
+
+@dataclass(frozen=True)
+class Request:
+    """One generation request. Everything that changes the answer is part of `key()`."""
+
+    model: str  # "provider/model"
+    messages: tuple[Message, ...]
+    max_tokens: int = 512
+    temperature: float = 0.0
+    top_p: float | None = None
+    stop: tuple[str, ...] = ()
+    seed: int | None = None
+    sample: int = 0  # index of a repeated sample (pass@k): part of the cache key
+
+    def params(self) -> dict[str, Any]:
+        return {
+            "max_tokens": self.max_tokens,
+            "temperature": self.temperature,
+            "top_p": self.top_p,
+            "stop": list(self.stop),
+            "seed": self.seed,
+            "sample": self.sample,
+        }
+
+    def key(self, base_url: str | None = None) -> str:
+        """Cache key: provider, model, base URL, messages and parameters."""
+        payload = {
+            "model": self.model,
+            "base_url": base_url or "",
+            "messages": [m.to_json() for m in self.messages],
+            "params": self.params(),
+        }
+        blob = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class Usage:
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.input_tokens + self.output_tokens
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A piece of a streamed answer. The last chunk of a stream may carry usage and stop reason."""
+
+    text: str = ""
+    usage: Usage | None = None
+    stop_reason: str | None = None
+
+
+@dataclass(frozen=True)
+class Completion:
+    model: str
+    text: str
+    stop_reason: str | None
+    usage: Usage = field(default_factory=Usage)
+    ttft_s: float | None = None
+    latency_s: float = 0.0
+    cost_usd: float | None = None
+    cached: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        d = asdict(self)
+        d.pop("cached")
+        return d

@@ -1,0 +1,109 @@
+"""The command line: real subprocesses, bad input gives one clear line and a non-zero exit."""
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+
+import pytest
+
+from coderouge.cli import main
+
+
+def cli(*args, env=None, timeout=120):
+    e = {**os.environ, **(env or {})}
+    return subprocess.run([sys.executable, "-m", "coderouge", *args], capture_output=True, text=True, timeout=timeout, env=e)
+
+
+def test_eval_json_shape(store_path, capsys):
+    rc = main(["eval", "fake/echo", "fake/x?answer=%7B%7D", "--task", "business", "--limit", "5", "--json"])
+    assert rc == 0
+    out = json.loads(capsys.readouterr().out)
+    rows = out["results"]
+    assert [r["model"] for r in rows] == ["fake/echo", "fake/x?answer=%7B%7D"]
+    for r in rows:
+        for k in ["model", "task", "metric", "value", "ci_low", "ci_high", "n", "errors", "latency_p50_s", "latency_p95_s", "cost_usd"]:
+            assert k in r
+        assert r["n"] == 5 and r["errors"] == 0 and r["task"] == "business"
+        assert 0 <= r["ci_low"] <= r["value"] <= r["ci_high"] <= 1
+
+
+def test_eval_table_shows_errors_as_errors(store_path, capsys):
+    rc = main(["eval", "fake/x?faults=401", "--task", "business", "--limit", "4"])
+    assert rc == 0
+    out = capsys.readouterr().out
+    assert "4 item(s) failed and are not scored" in out
+    line = [l for l in out.splitlines() if l.startswith("fake/x")][0]
+    assert line.split()[4:8] == ["—", "—", "0", "4"]  # no score, no CI, n = 0 scored, 4 errors
+
+
+def test_arc_easy_letter_method_on_chat_model(store_path, capsys):
+    rc = main(["eval", "fake/x?answer=B", "--task", "arc_easy", "--limit", "30", "--json"])
+    assert rc == 0
+    r = json.loads(capsys.readouterr().out)["results"][0]
+    assert r["method"] == "letter" and r["n"] == 30
+    assert 0 < r["value"] < 1  # "always B" is right exactly when gold is B
+
+
+@pytest.mark.parametrize(
+    "args,needle",
+    [
+        (["eval", "nope/model", "--task", "business"], "unknown provider 'nope'"),
+        (["eval", "gpt4", "--task", "business"], "must be written provider/model"),
+        (["eval", "openai/gpt-4o-mini", "--task", "business"], "OPENAI_API_KEY"),
+        (["eval", "fake/echo", "--task", "busines"], "did you mean business"),
+        (["eval", "fake/echo", "--task", "business", "--limit", "0"], "positive integer"),
+        (["eval", "fake/echo", "--task", "business", "--bogus"], "unrecognized arguments: --bogus"),
+        (["eval", "local/missing-file.gguf", "--task", "business"], "missing-file.gguf"),
+    ],
+)
+def test_bad_input_one_line_no_traceback(store_path, args, needle):
+    r = cli(*args)
+    assert r.returncode == 2, r.stderr
+    assert needle in r.stderr
+    assert "Traceback" not in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+
+
+def test_malformed_task_file_names_file_and_line(tmp_path, store_path):
+    f = tmp_path / "mine.jsonl"
+    f.write_text('{"prompt": "ok", "check": {"type": "exact", "expected": "x"}}\n{"prompt": "broken", \n')
+    r = cli("eval", "fake/echo", "--task", str(f))
+    assert r.returncode == 2 and f"{f}:2: invalid JSON" in r.stderr and "Traceback" not in r.stderr
+    f.write_text('{"prompt": "ok", "check": {"type": "nosuch"}}\n')
+    r = cli("eval", "fake/echo", "--task", str(f))
+    assert r.returncode == 2 and f"{f}:1: field 'check'" in r.stderr
+
+
+def test_missing_data_directory(tmp_path, store_path):
+    r = cli("eval", "fake/echo", "--task", "arc_easy", env={"CODEROUGE_DATA": str(tmp_path / "nowhere")})
+    assert r.returncode == 2 and "CODEROUGE_DATA" in r.stderr and "not a directory" in r.stderr
+
+
+def test_debug_shows_traceback(store_path):
+    r = cli("eval", "nope/model", "--task", "business", "--debug")
+    assert r.returncode != 0 and "Traceback" in r.stderr
+
+
+def test_bad_input_loses_nothing_stored(store_path, capsys):
+    assert main(["eval", "fake/echo", "--task", "business", "--limit", "3"]) == 0
+    before = sqlite3.connect(store_path).execute("SELECT COUNT(*) FROM calls").fetchone()[0]
+    assert before == 3
+    assert cli("eval", "nope/x", "--task", "business").returncode == 2
+    assert cli("eval", "fake/echo", "--task", "missing.jsonl").returncode == 2
+    after = sqlite3.connect(store_path).execute("SELECT COUNT(*) FROM calls").fetchone()[0]
+    assert after == before
+
+
+def test_models_lists_every_provider_and_why(store_path):
+    r = cli("models", "--json")
+    assert r.returncode == 0
+    st = {p["provider"]: p for p in json.loads(r.stdout)["providers"]}
+    assert set(st) == {"openai", "gemini", "anthropic", "local", "fake"}
+    assert st["openai"]["usable"] is False and "OPENAI_API_KEY" in st["openai"]["detail"]
+    assert st["fake"]["usable"] is True
+    r2 = cli("models", "--json", env={"ANTHROPIC_API_KEY": "sk-ant-test-abcdefghijkl"})
+    st2 = {p["provider"]: p for p in json.loads(r2.stdout)["providers"]}
+    assert st2["anthropic"]["usable"] is True
+    assert "abcdefghijkl" not in r2.stdout

@@ -1,0 +1,74 @@
+"""The embedded Gemma 3 270M through llama.cpp, end to end on a few items."""
+
+import asyncio
+import json
+
+import pytest
+
+from coderouge.cli import main
+from coderouge.providers import get_provider
+from coderouge.types import Message, Request
+
+pytestmark = pytest.mark.local_model
+
+
+@pytest.fixture(scope="module")
+def gemma():
+    return get_provider("local/gemma-3-270m")
+
+
+def test_generation_streams_with_timing(gemma):
+    c = asyncio.run(gemma.generate(Request("local/gemma-3-270m", (Message("user", "The capital of France is"),), max_tokens=12)))
+    assert "Paris" in c.text
+    assert c.stop_reason in ("stop", "max_tokens") and c.usage.output_tokens > 0 and c.usage.input_tokens > 0
+    assert c.ttft_s is not None and 0 < c.ttft_s <= c.latency_s and c.cost_usd == 0.0
+
+
+def test_images_are_refused_clearly(gemma):
+    from coderouge.errors import UnsupportedError
+    from coderouge.types import ImagePart, TextPart
+
+    msg = Message("user", (TextPart("what is this?"), ImagePart.from_bytes(b"\x89PNG")))
+    with pytest.raises(UnsupportedError, match="does not accept image inputs"):
+        asyncio.run(gemma.generate(Request("local/gemma-3-270m", (msg,))))
+
+
+def test_loglikelihood_prefers_the_true_answer(gemma):
+    ctx = "Question: What is the capital of France?\nAnswer:"
+    (paris, g1, n1), (london, g2, _), (banana, _, n3) = gemma.loglikelihood([(ctx, " Paris"), (ctx, " London"), (ctx, " a yellow banana")])
+    assert paris > london > banana
+    assert g1 is True and g2 is False
+    assert n1 == 1 and n3 >= 3
+    assert all(lp < 0 for lp in (paris, london, banana))
+
+
+def test_packed_scoring_matches_one_sequence_at_a_time(gemma):
+    ctx = "Question: Which gas do plants take in for photosynthesis?\nAnswer:"
+    pairs = [(ctx, " carbon dioxide"), (ctx, " oxygen"), (ctx, " nitrogen"), (ctx, " helium"),
+             ("Question: What is 2 + 2?\nAnswer:", " 4"), ("Question: What is 2 + 2?\nAnswer:", " five")]
+    packed = gemma.loglikelihood(pairs)
+    alone = [gemma.loglikelihood([p])[0] for p in pairs]
+    for (a, ga, na), (b, gb, nb) in zip(packed, alone):
+        assert na == nb
+        assert abs(a - b) < 0.2 * na  # llama.cpp's batch-shape noise, well under the gaps between choices
+    assert max(range(4), key=lambda i: packed[i][0]) == max(range(4), key=lambda i: alone[i][0])
+
+
+def test_eval_cli_end_to_end_and_cached(store_path, capsys):
+    assert main(["eval", "local/gemma-3-270m", "--task", "arc_easy", "--task", "business", "--limit", "3", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)["results"]
+    arc = next(r for r in rows if r["task"] == "arc_easy")
+    bus = next(r for r in rows if r["task"] == "business")
+    assert arc["method"] == "loglikelihood" and arc["n"] == 3 and arc["errors"] == 0
+    assert bus["method"] == "generate" and bus["n"] == 3 and bus["errors"] == 0 and bus["cost_usd"] == 0
+    assert bus["latency_p50_s"] > 0
+    # second run: every answer and every log-likelihood comes from the store
+    import sqlite3
+
+    con = sqlite3.connect(store_path)
+    calls, logliks = con.execute("SELECT COUNT(*) FROM calls").fetchone()[0], con.execute("SELECT COUNT(*) FROM loglik").fetchone()[0]
+    assert main(["eval", "local/gemma-3-270m", "--task", "arc_easy", "--task", "business", "--limit", "3", "--json"]) == 0
+    rows2 = json.loads(capsys.readouterr().out)["results"]
+    assert [r["value"] for r in rows2] == [r["value"] for r in rows]
+    assert con.execute("SELECT COUNT(*) FROM calls").fetchone()[0] == calls
+    assert con.execute("SELECT COUNT(*) FROM loglik").fetchone()[0] == logliks

@@ -1,0 +1,49 @@
+"""A run killed with kill -9 resumes from the store: no item lost, none done twice."""
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+
+def test_kill_9_then_resume(tmp_path):
+    n = 200
+    task = tmp_path / "t.jsonl"
+    task.write_text("".join(json.dumps({"id": f"q{i}", "prompt": f"say {i}", "check": {"type": "exact", "expected": f"say {i}"}}) + "\n" for i in range(n)))
+    db = tmp_path / "store.db"
+    env = {**os.environ, "CODEROUGE_STORE": str(db)}
+    cmd = [sys.executable, "-m", "coderouge", "eval", "fake/slow?latency=0.03", "--task", str(task), "--concurrency", "4", "--json"]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        done = 0
+        while time.monotonic() < deadline:
+            if db.exists():
+                try:
+                    done = sqlite3.connect(db, timeout=5).execute("SELECT COUNT(*) FROM calls WHERE status='ok'").fetchone()[0]
+                except sqlite3.OperationalError:
+                    done = 0
+            if done >= 20:
+                break
+            time.sleep(0.02)
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait(timeout=30)
+    assert proc.returncode == -signal.SIGKILL
+    con = sqlite3.connect(db)
+    killed_at = con.execute("SELECT COUNT(*) FROM calls WHERE status='ok'").fetchone()[0]
+    assert 20 <= killed_at < n, "the run must have been killed midway"
+
+    r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    res = json.loads(r.stdout)["results"][0]
+    assert res["n"] == n and res["errors"] == 0 and res["value"] == 1.0
+    # every item answered exactly once across both runs
+    per_key = con.execute("SELECT key, COUNT(*) FROM calls WHERE status='ok' GROUP BY key").fetchall()
+    assert len(per_key) == n
+    assert all(c == 1 for _, c in per_key)
+    items = con.execute("SELECT COUNT(*) FROM eval_items WHERE run_id=(SELECT MAX(id) FROM eval_runs) AND status='ok'").fetchone()[0]
+    assert items == n
