@@ -18,11 +18,14 @@ $(STAMP): pyproject.toml | $(PY)
 	$(PY) -m pip install --quiet -e '.[local,dev]'
 	touch $(STAMP)
 
+# benchmark data: $CODEROUGE_DATA if set, else ../shared/data where it exists, else downloaded on first use
+DATA := $(or $(CODEROUGE_DATA),$(wildcard $(abspath ../shared/data)))
+
 demo: $(STAMP)
-	$(VENV)/bin/coderouge demo
+	CODEROUGE_DATA=$(DATA) $(VENV)/bin/coderouge demo
 
 test: $(STAMP)
-	CODEROUGE_DATA=$${CODEROUGE_DATA:-$(abspath ../shared/data)} $(PY) -m pytest
+	CODEROUGE_DATA=$(DATA) $(PY) -m pytest
 
 bench: $(STAMP)
 	$(PY) benchmarks/runner_overhead.py

@@ -74,6 +74,9 @@ def test_malformed_task_file_names_file_and_line(tmp_path, store_path):
     f.write_text('{"prompt": "ok", "check": {"type": "nosuch"}}\n')
     r = cli("eval", "fake/echo", "--task", str(f))
     assert r.returncode == 2 and f"{f}:1: field 'check'" in r.stderr
+    f.write_text('{"prompt": "a", "check": {"type": "exact", "expected": "x"}}\n\n{"prompt": "b", "max_tokens": -3, "check": {"type": "exact", "expected": "x"}}\n')
+    r = cli("eval", "fake/echo", "--task", str(f))
+    assert r.returncode == 2 and f"{f}:3: field 'max_tokens'" in r.stderr
 
 
 def test_missing_data_directory(tmp_path, store_path):

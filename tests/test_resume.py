@@ -47,3 +47,37 @@ def test_kill_9_then_resume(tmp_path):
     assert all(c == 1 for _, c in per_key)
     items = con.execute("SELECT COUNT(*) FROM eval_items WHERE run_id=(SELECT MAX(id) FROM eval_runs) AND status='ok'").fetchone()[0]
     assert items == n
+
+
+def test_ctrl_c_stops_cleanly_and_resumes(tmp_path):
+    n = 150
+    task = tmp_path / "t.jsonl"
+    task.write_text("".join(json.dumps({"id": f"q{i}", "prompt": f"say {i}", "check": {"type": "exact", "expected": f"say {i}"}}) + "\n" for i in range(n)))
+    db = tmp_path / "store.db"
+    env = {**os.environ, "CODEROUGE_STORE": str(db)}
+    cmd = [sys.executable, "-m", "coderouge", "eval", "fake/slow?latency=0.05", "--task", str(task), "--concurrency", "2"]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if db.exists() and sqlite3.connect(db, timeout=5).execute("SELECT COUNT(*) FROM calls").fetchone()[0] >= 10:
+                    break
+            except sqlite3.OperationalError:
+                pass
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130, err
+    assert "interrupted" in err and "Run the same command again to resume" in err
+    assert "Traceback" not in err
+    con = sqlite3.connect(db)
+    saved = con.execute("SELECT COUNT(*) FROM calls WHERE status='ok'").fetchone()[0]
+    assert 10 <= saved < n
+    r = subprocess.run(cmd + ["--json"], env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and json.loads(r.stdout)["results"][0]["n"] == n
+    assert con.execute("SELECT COUNT(*) FROM calls WHERE status='ok'").fetchone()[0] == n

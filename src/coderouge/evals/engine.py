@@ -95,7 +95,7 @@ def loglik_key(provider_id: str, context: str, continuation: str) -> str:
 
 async def _score_generation(runner: Runner, model: str, task: Task) -> list[ItemOutcome]:
     items: list[GenItem] = list(task.items)  # type: ignore[arg-type]
-    reqs = [Request(model, it.messages, max_tokens=task.max_tokens, temperature=0.0) for it in items]
+    reqs = [Request(model, it.messages, max_tokens=it.max_tokens or task.max_tokens, temperature=0.0) for it in items]
     results = await runner.run(reqs, desc=f"{model} {task.name}")
     out = []
     for it, res in zip(items, results):

@@ -14,9 +14,13 @@ async def evaluate_many_async(models: list[str], tasks: list[Task], store: Store
                               method: str | None = None) -> list[EvalResult]:
     runner = Runner(store, config)
     try:
-        # different models run side by side; each provider's own limit bounds its concurrency
-        jobs = [evaluate_async(runner, m, t, method) for t in tasks for m in models]
-        return list(await asyncio.gather(*jobs))
+        # different models run side by side (each provider's own limit bounds its concurrency);
+        # one model's tasks run one after another, so a local model never competes with itself
+        async def one_model(m: str) -> list[EvalResult]:
+            return [await evaluate_async(runner, m, t, method) for t in tasks]
+
+        per_model = await asyncio.gather(*(one_model(m) for m in models))
+        return [per_model[i][j] for j in range(len(tasks)) for i in range(len(models))]
     finally:
         await runner.aclose()
 

@@ -27,6 +27,7 @@ class GenItem:
     messages: tuple[Message, ...]
     check: Any
     category: str = ""
+    max_tokens: int | None = None  # this item's answer budget; else the task's
 
 
 @dataclass(frozen=True)
@@ -97,8 +98,11 @@ def load_task_file(path: str | Path, name: str | None = None) -> Task:
         system = obj.get("system")
         if system is not None and not isinstance(system, str):
             raise TaskFileError(str(path), lineno, "field 'system' must be a string")
+        max_tokens = obj.get("max_tokens")
+        if max_tokens is not None and (not isinstance(max_tokens, int) or isinstance(max_tokens, bool) or max_tokens <= 0):
+            raise TaskFileError(str(path), lineno, "field 'max_tokens' must be a positive integer")
         msgs = ((Message("system", system),) if system else ()) + (Message("user", prompt),)
-        items.append(GenItem(item_id, msgs, obj["check"], str(obj.get("category", ""))))
+        items.append(GenItem(item_id, msgs, obj["check"], str(obj.get("category", "")), max_tokens))
     if not items:
         raise TaskFileError(str(path), None, "no items (expected one JSON object per line)")
     return Task(name or path.stem, "generate", tuple(items), "pass_rate",
@@ -140,7 +144,7 @@ def _arc_easy() -> Task:
         items.append(MCItem(f"arc_easy-{i}", question, f"Question: {question}\nAnswer:", choices, gold))
     return Task("arc_easy", "multiple_choice", tuple(items), "acc",
                 description="ARC-Easy test (AI2 Reasoning Challenge), 0-shot",
-                max_tokens=8, prompt_format="Question: {question}\\nAnswer: {choice}")
+                max_tokens=32, prompt_format="Question: {question}\\nAnswer: {choice}")
 
 
 BUILTIN = {"business": _business, "arc_easy": _arc_easy}

@@ -70,6 +70,9 @@ class _Loaded:
         self.lc = llama_cpp
         self.path = path
         self.lock = threading.Lock()
+        import logging
+
+        logging.getLogger("llama-cpp-python").setLevel(logging.ERROR)  # llama.cpp's warnings are not for our users
         try:
             self.llm = llama_cpp.Llama(str(path), n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads, verbose=False)
         except (ValueError, RuntimeError) as e:
