@@ -54,13 +54,15 @@ def test_grounded_qa_includes_refusal_questions():
 
 @pytest.mark.parametrize("task", TASKS, ids=lambda t: t["id"])
 def test_task_shape(task):
-    assert set(task) <= {"id", "category", "system", "prompt", "check", "reference"}
+    assert set(task) <= {"id", "category", "system", "prompt", "check", "reference", "max_tokens"}
     assert {"id", "category", "prompt", "check", "reference"} <= set(task)
     assert isinstance(task["id"], str) and task["id"].strip() == task["id"] and task["id"]
     assert isinstance(task["prompt"], str) and len(task["prompt"]) > 40
     assert isinstance(task["reference"], str) and task["reference"].strip()
     if "system" in task:
         assert isinstance(task["system"], str) and task["system"].strip()
+    # the answer budget leaves room for the reference answer (about 4 characters a token) and then some
+    assert isinstance(task["max_tokens"], int) and task["max_tokens"] >= max(64, len(task["reference"]) // 4)
 
 
 @pytest.mark.parametrize("task", TASKS, ids=lambda t: t["id"])
