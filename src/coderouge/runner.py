@@ -10,6 +10,7 @@ import asyncio
 import random
 import sys
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -47,7 +48,8 @@ class Result:
 
 class AdaptiveLimiter:
     """A concurrency limit that halves on 429 and pauses everyone until Retry-After has passed,
-    then grows back by one slot after each `limit` successes (AIMD)."""
+    then grows back by one slot after each `limit` successes (AIMD). A released slot is handed
+    straight to the oldest waiter (first come, first served; no thundering herd)."""
 
     def __init__(self, limit: int, sleep: Callable[[float], Awaitable[None]]):
         self.max_limit = max(1, limit)
@@ -55,7 +57,8 @@ class AdaptiveLimiter:
         self.active = 0
         self.blocked_until = 0.0
         self._successes = 0
-        self._waiters: list[asyncio.Future[None]] = []
+        self._waiters: deque[asyncio.Future[None]] = deque()
+        self._timer: asyncio.TimerHandle | None = None
         self._sleep = sleep
 
     async def acquire(self) -> None:
@@ -64,29 +67,41 @@ class AdaptiveLimiter:
             if wait > 0:
                 await self._sleep(wait)
                 continue
-            if self.active < self.limit:
+            if self.active < self.limit and not self._waiters:
                 self.active += 1
                 return
             fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
             self._waiters.append(fut)
             try:
-                await fut
+                await fut  # when it resolves, the slot is already ours
+                return
             except asyncio.CancelledError:
-                if fut in self._waiters:
+                if fut.done() and not fut.cancelled():
+                    self.release()  # we were handed a slot but will not use it
+                else:
                     self._waiters.remove(fut)
                 raise
 
     def _wake(self) -> None:
-        free = self.limit - self.active
-        while free > 0 and self._waiters:
-            fut = self._waiters.pop(0)
+        wait = self.blocked_until - time.monotonic()
+        if wait > 0:
+            if self._timer is None:
+                def fire() -> None:
+                    self._timer = None
+                    self._wake()
+
+                self._timer = asyncio.get_running_loop().call_later(wait, fire)
+            return
+        while self.active < self.limit and self._waiters:
+            fut = self._waiters.popleft()
             if not fut.done():
+                self.active += 1
                 fut.set_result(None)
-                free -= 1
 
     def release(self) -> None:
         self.active -= 1
-        self._wake()
+        if self._waiters:
+            self._wake()
 
     def on_success(self) -> None:
         if self.limit < self.max_limit:
@@ -130,6 +145,7 @@ class Runner:
     rng: random.Random = field(default_factory=random.Random)
     waits: list[tuple[str, float]] = field(default_factory=list)  # (reason, seconds): what back-off decided
     _limiters: dict[str, AdaptiveLimiter] = field(default_factory=dict)
+    _commit_scheduled: bool = False
 
     def provider(self, model: str) -> Provider:
         if model not in self.providers:
@@ -142,6 +158,22 @@ class Runner:
         if k not in self._limiters:
             self._limiters[k] = AdaptiveLimiter(self.config.concurrency or p.default_concurrency, self._sleep)
         return self._limiters[k]
+
+    def _record(self, key: str, request: Request, base_url: str | None, attempt: int,
+                completion: Completion | None, err: ProviderError | None) -> None:
+        """Store a call. Writes made in the same event-loop turn share one commit, made at the end of the turn."""
+        if self.store is None:
+            return
+        self.store.begin_batch()
+        self.store.record(key, request, base_url, attempt, completion, err)
+        if not self._commit_scheduled:
+            self._commit_scheduled = True
+            asyncio.get_running_loop().call_soon(self._commit)
+
+    def _commit(self) -> None:
+        self._commit_scheduled = False
+        if self.store is not None:
+            self.store.commit_batch()
 
     async def _sleep(self, seconds: float) -> None:
         await self.sleep(seconds)
@@ -161,7 +193,8 @@ class Runner:
             completion = None
             err: ProviderError | None = None
             try:
-                completion = await asyncio.wait_for(provider.generate(request), self.config.timeout_s)
+                async with asyncio.timeout(self.config.timeout_s):
+                    completion = await provider.generate(request)
             except (asyncio.TimeoutError, TimeoutError):
                 err = ProviderTimeout(f"no answer within {self.config.timeout_s:g} s", provider=provider.provider)
             except ProviderError as e:
@@ -170,8 +203,7 @@ class Runner:
                 err = ProviderError(f"unexpected {type(e).__name__}: {redact(str(e))}", provider=provider.provider)
             finally:
                 limiter.release()
-            if self.store is not None:
-                self.store.record(key, request, provider.base_url, attempt, completion, err)
+            self._record(key, request, provider.base_url, attempt, completion, err)
             if completion is not None:
                 limiter.on_success()
                 result.completion, result.error = completion, None
@@ -223,6 +255,8 @@ class Runner:
             await asyncio.gather(*(work(i) for i in unique))
         finally:
             progress.close()
+            if self.store is not None:
+                self.store.commit_batch()  # also on Ctrl-C: everything received so far is kept
         for i, j in dupes:
             results[i] = results[j]
         return [r for r in results if r is not None]

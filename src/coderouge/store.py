@@ -136,6 +136,7 @@ class Store:
         return self.db.execute("PRAGMA user_version").fetchone()[0]
 
     def close(self) -> None:
+        self.commit_batch()
         self.db.close()
 
     # --- calls -----------------------------------------------------------
@@ -163,10 +164,7 @@ class Store:
         completion: Completion | None = None,
         error: ProviderError | None = None,
     ) -> None:
-        req_json = json.dumps(
-            {"model": request.model, "messages": [m.to_json() for m in request.messages], "params": request.params()},
-            ensure_ascii=False,
-        )
+        req_json = request.canonical_json
         if completion is not None:
             u = completion.usage
             self.db.execute(
@@ -182,6 +180,16 @@ class Store:
                    error_kind, error_status, error_message) VALUES (?,?,?,?,?,'error',?,?,?,?)""",
                 (key, time.time(), request.model, base_url, req_json, attempt, error.kind, error.status, redact(str(error))),
             )
+
+    def begin_batch(self) -> None:
+        """Group the following writes into one transaction until `commit_batch()` (the runner commits
+        once per event-loop turn: a crash loses at most the answers of that instant)."""
+        if not self.db.in_transaction:
+            self.db.execute("BEGIN")
+
+    def commit_batch(self) -> None:
+        if self.db.in_transaction:
+            self.db.execute("COMMIT")
 
     def count_calls(self, status: str | None = None) -> int:
         if status:
@@ -201,6 +209,7 @@ class Store:
 
     def loglik_put(self, model: str, rows: list[tuple[str, float, bool, int]]) -> None:
         now = time.time()
+        self.commit_batch()
         self.db.execute("BEGIN")
         self.db.executemany(
             "INSERT OR REPLACE INTO loglik (key, model, logprob, is_greedy, n_tokens, created_at) VALUES (?,?,?,?,?,?)",
@@ -211,6 +220,7 @@ class Store:
     # --- eval runs -------------------------------------------------------
     def save_eval(self, model: str, task: str, config: dict[str, Any], result: dict[str, Any],
                   items: list[tuple[str, str, float | None, str, str | None]]) -> int:
+        self.commit_batch()
         self.db.execute("BEGIN")
         cur = self.db.execute(
             "INSERT INTO eval_runs (created_at, model, task, config_json, result_json) VALUES (?,?,?,?,?)",

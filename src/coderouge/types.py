@@ -6,6 +6,7 @@ import base64
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from typing import Any, Literal
 
 Role = Literal["system", "user", "assistant"]
@@ -111,16 +112,18 @@ class Request:
             "sample": self.sample,
         }
 
+    @cached_property
+    def canonical_json(self) -> str:
+        """The request as canonical JSON (model, messages, parameters): what is stored and hashed."""
+        payload = {"model": self.model, "messages": [m.to_json() for m in self.messages], "params": self.params()}
+        return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
     def key(self, base_url: str | None = None) -> str:
         """Cache key: provider, model, base URL, messages and parameters."""
-        payload = {
-            "model": self.model,
-            "base_url": base_url or "",
-            "messages": [m.to_json() for m in self.messages],
-            "params": self.params(),
-        }
-        blob = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-        return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+        h = hashlib.sha256((base_url or "").encode("utf-8"))
+        h.update(b"\x00")
+        h.update(self.canonical_json.encode("utf-8"))
+        return h.hexdigest()
 
 
 @dataclass(frozen=True)
