@@ -103,7 +103,8 @@ def test_request_shape():
     ]
     assert b["systemInstruction"]["parts"] == [{"text": "Be brief."}]
     g = b["generationConfig"]
-    assert g["maxOutputTokens"] == 64 and g["temperature"] == 0.3 and g["topP"] == 0.5
+    # a thinking model gets room to think on top of the visible answer's 64 tokens
+    assert g["maxOutputTokens"] == 64 + 8192 and g["temperature"] == 0.3 and g["topP"] == 0.5
     assert g["stopSequences"] == ["END"] and g["seed"] == 7
 
 
@@ -116,6 +117,15 @@ def test_defaults_leave_out_unset_params_and_thinking_budget_option():
     g = b["generationConfig"]
     assert "topP" not in g and "stopSequences" not in g and "seed" not in g
     assert g["thinkingConfig"] == {"thinkingBudget": 0}
+    assert g["maxOutputTokens"] == 512  # no thinking: the answer budget alone
+
+
+@pytest.mark.parametrize("model,budget,expected", [("gemini-2.0-flash", None, 100), ("gemini-2.5-pro", "1024", 100 + 1024)])
+def test_answer_budget_for_non_thinking_and_budgeted_models(model, budget, expected):
+    with GeminiServer(("ok", "Hi")) as srv:
+        opts = {"thinking_budget": budget} if budget else {}
+        _run(GeminiProvider(model, base_url=srv.base_url, options=opts), _request(max_tokens=100))
+        assert _camel(srv.last.body)["generationConfig"]["maxOutputTokens"] == expected
 
 
 def test_version_in_base_url_is_used_as_api_version():

@@ -118,6 +118,9 @@ def _map_error(e: BaseException, mid_stream: bool = False) -> ProviderError:
     return ProviderError(detail, provider=PROVIDER)
 
 
+_THINKING = re.compile(r"^gemini-(2\.5|[3-9])")
+THINKING_ALLOWANCE = 8192
+
 class GeminiProvider(Provider):
     provider = PROVIDER
     supports_images = True
@@ -171,10 +174,16 @@ class GeminiProvider(Provider):
             for m in request.messages
             if m.role != "system"
         ]
-        budget = self.options.get("thinking_budget")  # 2.5 models spend max_output_tokens on thinking too
+        budget = self.options.get("thinking_budget")
+        # thinking models (2.5, 3) spend max_output_tokens on hidden thinking first: max_tokens means the
+        # visible answer, so they get room to think on top (the thinking budget when one is set)
+        thinking = _THINKING.match(self.model) is not None
+        extra = (int(budget) if budget is not None and int(budget) > 0 else THINKING_ALLOWANCE) if thinking else 0
+        if budget is not None and int(budget) == 0:
+            extra = 0
         config = types.GenerateContentConfig(
             system_instruction=system or None,
-            max_output_tokens=request.max_tokens,
+            max_output_tokens=request.max_tokens + extra,
             temperature=request.temperature,
             top_p=request.top_p,
             stop_sequences=list(request.stop) or None,
