@@ -7,6 +7,7 @@ retries for retryable errors only, a per-request timeout, the store as cache, a 
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 import sys
 import time
@@ -117,15 +118,21 @@ class AdaptiveLimiter:
         self.blocked_until = max(self.blocked_until, time.monotonic() + retry_after)
 
 
-class _Progress:
-    def __init__(self, total: int, enabled: bool | None, desc: str):
+class Progress:
+    def __init__(self, total: int, enabled: bool | None, desc: str, unit: str = "req"):
         self.bar = None
         if enabled is None:
             enabled = sys.stderr.isatty()
         if enabled and total > 0:
             from tqdm import tqdm
 
-            self.bar = tqdm(total=total, desc=desc, unit="req", file=sys.stderr, dynamic_ncols=True, leave=False)
+            try:
+                sized = os.get_terminal_size(sys.stderr.fileno()).columns > 0
+            except OSError:
+                sized = False
+            # a terminal that reports no width (some ptys) would get an empty bar: give it 100 columns
+            self.bar = tqdm(total=total, desc=desc, unit=unit, file=sys.stderr, leave=False,
+                            dynamic_ncols=sized, ncols=None if sized else 100)
 
     def update(self, n: int = 1) -> None:
         if self.bar is not None:
@@ -233,7 +240,7 @@ class Runner:
                 results[i] = Result(r, k, cached[k], None, 0)
             else:
                 todo.append(i)
-        progress = _Progress(len(todo), self.config.progress if len(todo) >= 20 else False, desc)
+        progress = Progress(len(todo), self.config.progress if len(todo) >= 20 else False, desc)
 
         async def work(i: int) -> None:
             r, k, p = keyed[i]

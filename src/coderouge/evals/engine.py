@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ..errors import UsageError
-from ..runner import Runner
+from ..runner import Runner, Progress
 from ..stats import percentile, score_ci
 from ..types import Message, Request
 from .checks import run_check
@@ -138,6 +138,8 @@ async def _score_loglik(runner: Runner, model: str, task: Task, batch_items: int
     have = store.loglik_get([k for ks in keys for k in ks]) if (store and runner.config.use_cache) else {}
     out: list[ItemOutcome] = []
     norm_correct = 0
+    todo = sum(1 for ks in keys if any(k not in have for k in ks))
+    progress = Progress(todo, runner.config.progress if todo >= 20 else False, f"{model} {task.name}", unit="item")
     for start in range(0, len(items), batch_items):
         idx = range(start, min(start + batch_items, len(items)))
         need = [(i, j) for i in idx for j in range(len(pairs[i])) if keys[i][j] not in have]
@@ -152,6 +154,7 @@ async def _score_loglik(runner: Runner, model: str, task: Task, batch_items: int
             if store:
                 store.loglik_put(model, rows)
             per_item = dt / max(1, len({i for i, _ in need}))
+            progress.update(len({i for i, _ in need}))
         else:
             per_item = None
         for i in idx:
@@ -164,6 +167,7 @@ async def _score_loglik(runner: Runner, model: str, task: Task, batch_items: int
             ntok = sum(have[k][2] for k in keys[i])
             detail = "" if best == it.gold else f"chose {LETTERS[best]}, gold {LETTERS[it.gold]}"
             out.append(ItemOutcome(it.id, "ok", float(best == it.gold), detail, None, per_item, None, ntok, 0, 0.0))
+    progress.close()
     return out, norm_correct / max(1, len(items))
 
 
