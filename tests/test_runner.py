@@ -2,7 +2,7 @@ import asyncio
 
 import pytest
 
-from coderouge.errors import ProviderTimeout, RateLimitError, ServerError, StreamCutError
+from coderouge.errors import ServerError
 from coderouge.providers.fake import FakeProvider
 from coderouge.runner import AdaptiveLimiter, RunConfig, Runner
 from coderouge.types import Message, Request

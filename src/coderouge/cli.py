@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import sys
-from pathlib import Path
 from typing import Any
 
 from . import __version__

@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 import html
 import json
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -26,7 +25,7 @@ def _say(msg: str = "") -> None:
 
 
 def run_demo(args: argparse.Namespace, config: RunConfig) -> int:
-    from .cli import json_results, results_table
+    from .cli import results_table
 
     status = {s.provider: s for s in provider_status()}
     models = list(args.models or [])

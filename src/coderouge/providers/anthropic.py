@@ -2,26 +2,22 @@
 
 from __future__ import annotations
 
-import asyncio
-import importlib
 from collections.abc import AsyncIterator
 from typing import Any
 
 from ..errors import (
-    MissingKeyError,
     ProviderConnectionError,
     ProviderError,
     ProviderTimeout,
     StreamCutError,
     error_for_status,
-    parse_retry_after,
 )
 from ..types import Chunk, ImagePart, Message, Request, Usage
-from .base import Provider, env_key, redact
+from ._sdk import SDKProvider, header_retry_after, transport_error, truthy
+from .base import redact
 
 PROVIDER = "anthropic"
 SDK_TIMEOUT_S = 600.0
-PLACEHOLDER_KEY = "not-needed"
 _STOP_REASONS = {"end_turn": "stop", "stop_sequence": "stop", "max_tokens": "max_tokens", "refusal": "content_filter"}
 # error.type → HTTP status, for errors that arrive as an `error` event inside a 200 stream
 _TYPE_STATUS = {
@@ -30,22 +26,6 @@ _TYPE_STATUS = {
     "timeout_error": 504, "overloaded_error": 529,
 }
 
-
-def _import_any(*names: str) -> tuple[Any, ...]:
-    mods = []
-    for name in names:
-        try:
-            mods.append(importlib.import_module(name))
-        except ImportError:
-            pass
-    return tuple(mods)
-
-
-_HTTPX = _import_any("httpx2", "httpx")  # the SDK's HTTP stack: errors from it can escape a stream
-
-
-def _truthy(value: str | None) -> bool:
-    return str(value or "").strip().lower() in ("1", "true", "yes", "on")
 
 
 def _image_block(p: ImagePart) -> dict[str, Any]:
@@ -62,13 +42,6 @@ def _content(m: Message) -> Any:
     if isinstance(m.content, str):
         return m.content
     return [_image_block(p) if isinstance(p, ImagePart) else {"type": "text", "text": p.text} for p in m.content]
-
-
-def _retry_after(headers: Any) -> float | None:
-    if headers is None:
-        return None
-    ms = parse_retry_after(headers.get("retry-after-ms"))
-    return ms / 1000.0 if ms is not None else parse_retry_after(headers.get("retry-after"))
 
 
 def _map_error(e: BaseException, mid_stream: bool = False) -> ProviderError:
@@ -97,47 +70,22 @@ def _map_error(e: BaseException, mid_stream: bool = False) -> ProviderError:
         response = getattr(e, "response", None)
         headers = response.headers if response is not None else None
         text = f"{etype}: {message}" if etype else str(message)
-        return error_for_status(status, redact(text), provider=PROVIDER, retry_after=_retry_after(headers))
-    detail = redact(f"{type(e).__name__}: {e}")
-    broken = StreamCutError if mid_stream else ProviderConnectionError
-    for hx in _HTTPX:
-        if isinstance(e, hx.TimeoutException):
-            return ProviderTimeout(detail, provider=PROVIDER)
-        if isinstance(e, hx.TransportError):  # RemoteProtocolError, ReadError, ConnectError …
-            return broken(detail, provider=PROVIDER)
-    if isinstance(e, TimeoutError):
-        return ProviderTimeout(detail, provider=PROVIDER)
-    if isinstance(e, ConnectionError):
-        return broken(detail, provider=PROVIDER)
-    return ProviderError(detail, provider=PROVIDER)
+        return error_for_status(status, redact(text), provider=PROVIDER, retry_after=header_retry_after(headers))
+    return transport_error(e, PROVIDER, mid_stream)
 
 
-class AnthropicProvider(Provider):
+class AnthropicProvider(SDKProvider):
     provider = PROVIDER
     supports_images = True
+    key_env = ("ANTHROPIC_API_KEY",)
 
-    def __init__(self, model: str, *, base_url: str | None = None, options: dict[str, str] | None = None):
-        super().__init__(model, base_url=base_url, options=options)
-        key = env_key("ANTHROPIC_API_KEY")
-        if not key:
-            if not base_url:
-                raise MissingKeyError(f"anthropic/{model}: no API key: set ANTHROPIC_API_KEY")
-            key = PLACEHOLDER_KEY  # a local or proxy server may need none
-        self._api_key = key
-        self._client: Any = None
-        self._client_loop: asyncio.AbstractEventLoop | None = None
+    def _make_client(self) -> Any:
+        import anthropic
 
-    def _get_client(self) -> Any:
-        loop = asyncio.get_running_loop()
-        if self._client is None or self._client_loop is not loop:  # connection pools belong to one loop
-            import anthropic
-
-            kwargs: dict[str, Any] = {"api_key": self._api_key, "max_retries": 0, "timeout": SDK_TIMEOUT_S}
-            if self.base_url:
-                kwargs["base_url"] = self.base_url
-            self._client = anthropic.AsyncAnthropic(**kwargs)
-            self._client_loop = loop
-        return self._client
+        kwargs: dict[str, Any] = {"api_key": self._api_key, "max_retries": 0, "timeout": SDK_TIMEOUT_S}
+        if self.base_url:
+            kwargs["base_url"] = self.base_url
+        return anthropic.AsyncAnthropic(**kwargs)
 
     def _params(self, request: Request) -> dict[str, Any]:
         system = "\n\n".join(m.text for m in request.messages if m.role == "system")
@@ -154,7 +102,7 @@ class AnthropicProvider(Provider):
         # SDK 1.x dropped temperature/top_p from create()'s signature; the API still takes them in the
         # body. Claude 4.x models accept only one of the two, so a set top_p replaces temperature;
         # ?no_temperature=1 sends neither (models that reject sampling parameters).
-        if not _truthy(self.options.get("no_temperature")):
+        if not truthy(self.options.get("no_temperature")):
             sampling = {"top_p": request.top_p} if request.top_p is not None else {"temperature": request.temperature}
             params["extra_body"] = sampling
         return params  # the Messages API has no seed

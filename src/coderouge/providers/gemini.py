@@ -2,47 +2,28 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import enum
-import importlib
 import re
 from collections.abc import AsyncIterator
 from typing import Any
 
 from ..errors import (
-    MissingKeyError,
-    ProviderConnectionError,
     ProviderError,
-    ProviderTimeout,
     StreamCutError,
     UsageError,
     error_for_status,
     parse_retry_after,
 )
 from ..types import Chunk, ImagePart, Message, Request, Usage
-from .base import Provider, env_key, redact
+from ._sdk import SDKProvider, transport_error
+from .base import redact
 
 PROVIDER = "gemini"
 SDK_TIMEOUT_MS = 600_000  # google-genai takes milliseconds
-PLACEHOLDER_KEY = "not-needed"
 _FILTERED = {"SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII", "IMAGE_SAFETY", "IMAGE_PROHIBITED_CONTENT"}
 _STOP_REASONS = {"STOP": "stop", "MAX_TOKENS": "max_tokens", **{r: "content_filter" for r in _FILTERED}}
 _VERSION_SUFFIX = re.compile(r"^(?P<root>.*?)/(?P<version>v\d+(?:alpha|beta)?\d*)/?$")
-
-
-def _import_any(*names: str) -> tuple[Any, ...]:
-    mods = []
-    for name in names:
-        try:
-            mods.append(importlib.import_module(name))
-        except ImportError:
-            pass
-    return tuple(mods)
-
-
-_HTTPX = _import_any("httpx2", "httpx")  # google-genai uses httpx, or aiohttp when that is installed
-_AIOHTTP = _import_any("aiohttp")
 
 
 def _enum_text(value: Any) -> str:
@@ -97,47 +78,22 @@ def _map_error(e: BaseException, mid_stream: bool = False) -> ProviderError:
         message = e.message or str(e)
         text = f"{e.status}: {message}" if e.status else str(message)
         return error_for_status(code, redact(text), provider=PROVIDER, retry_after=_retry_after(e))
-    detail = redact(f"{type(e).__name__}: {e}")
-    broken = StreamCutError if mid_stream else ProviderConnectionError
-    for hx in _HTTPX:
-        if isinstance(e, hx.TimeoutException):
-            return ProviderTimeout(detail, provider=PROVIDER)
-        if isinstance(e, hx.TransportError):  # RemoteProtocolError, ReadError, ConnectError …
-            return broken(detail, provider=PROVIDER)
-    for aio in _AIOHTTP:
-        if isinstance(e, aio.ServerTimeoutError):
-            return ProviderTimeout(detail, provider=PROVIDER)
-        if isinstance(e, aio.ClientPayloadError):
-            return StreamCutError(detail, provider=PROVIDER)
-        if isinstance(e, (aio.ClientConnectionError, aio.ClientOSError)):
-            return broken(detail, provider=PROVIDER)
-    if isinstance(e, TimeoutError):
-        return ProviderTimeout(detail, provider=PROVIDER)
-    if isinstance(e, ConnectionError):
-        return broken(detail, provider=PROVIDER)
-    return ProviderError(detail, provider=PROVIDER)
+    return transport_error(e, PROVIDER, mid_stream)
 
 
 _THINKING = re.compile(r"^gemini-(2\.5|[3-9])")
 THINKING_ALLOWANCE = 8192
 
-class GeminiProvider(Provider):
+class GeminiProvider(SDKProvider):
     provider = PROVIDER
     supports_images = True
+    key_env = ("GEMINI_API_KEY", "GOOGLE_API_KEY")
 
     def __init__(self, model: str, *, base_url: str | None = None, options: dict[str, str] | None = None):
         super().__init__(model, base_url=base_url, options=options)
-        key = env_key("GEMINI_API_KEY", "GOOGLE_API_KEY")
-        if not key:
-            if not base_url:
-                raise MissingKeyError(f"gemini/{model}: no API key: set GEMINI_API_KEY or GOOGLE_API_KEY")
-            key = PLACEHOLDER_KEY
-        self._api_key = key
         budget = self.options.get("thinking_budget")
         if budget is not None and not re.fullmatch(r"-?\d+", budget):
             raise UsageError(f"gemini/{model}: thinking_budget must be a whole number, not {budget!r}")
-        self._client: Any = None
-        self._client_loop: asyncio.AbstractEventLoop | None = None
 
     def _http_options(self) -> Any:
         from google.genai import types
@@ -156,14 +112,10 @@ class GeminiProvider(Provider):
             opts["api_version"] = api_version
         return types.HttpOptions(**opts)
 
-    def _get_client(self) -> Any:
-        loop = asyncio.get_running_loop()
-        if self._client is None or self._client_loop is not loop:  # connection pools belong to one loop
-            from google import genai
+    def _make_client(self) -> Any:
+        from google import genai
 
-            self._client = genai.Client(api_key=self._api_key, vertexai=False, http_options=self._http_options())
-            self._client_loop = loop
-        return self._client
+        return genai.Client(api_key=self._api_key, vertexai=False, http_options=self._http_options())
 
     def _call(self, request: Request) -> dict[str, Any]:
         from google.genai import types

@@ -2,49 +2,27 @@
 
 from __future__ import annotations
 
-import re
-
-import asyncio
-import importlib
 import os
+import re
 from collections.abc import AsyncIterator
 from typing import Any
 
 from ..errors import (
-    MissingKeyError,
     ProviderConnectionError,
     ProviderError,
     ProviderTimeout,
     StreamCutError,
     error_for_status,
-    parse_retry_after,
 )
 from ..types import Chunk, ImagePart, Message, Request, Usage
-from .base import Provider, env_key, redact
+from ._sdk import SDKProvider, header_retry_after, transport_error, truthy
+from .base import redact
 
 PROVIDER = "openai"
 SDK_TIMEOUT_S = 600.0
-PLACEHOLDER_KEY = "not-needed"
 _STOP_REASONS = {"stop": "stop", "length": "max_tokens", "content_filter": "content_filter"}
 # Error types that come inside a stream (no HTTP status of their own) → the status they stand for.
 _TYPE_STATUS = {"server_error": 500, "api_error": 500, "rate_limit_exceeded": 429, "rate_limit_error": 429}
-
-
-def _import_any(*names: str) -> tuple[Any, ...]:
-    mods = []
-    for name in names:
-        try:
-            mods.append(importlib.import_module(name))
-        except ImportError:
-            pass
-    return tuple(mods)
-
-
-_HTTPX = _import_any("httpx2", "httpx")  # the SDK's HTTP stack: errors from it can escape a stream
-
-
-def _truthy(value: str | None) -> bool:
-    return str(value or "").strip().lower() in ("1", "true", "yes", "on")
 
 
 def _content(m: Message) -> Any:
@@ -57,13 +35,6 @@ def _content(m: Message) -> Any:
         else:
             parts.append({"type": "text", "text": p.text})
     return parts
-
-
-def _retry_after(headers: Any) -> float | None:
-    if headers is None:
-        return None
-    ms = parse_retry_after(headers.get("retry-after-ms"))
-    return ms / 1000.0 if ms is not None else parse_retry_after(headers.get("retry-after"))
 
 
 def _map_error(e: BaseException, mid_stream: bool = False) -> ProviderError:
@@ -91,51 +62,29 @@ def _map_error(e: BaseException, mid_stream: bool = False) -> ProviderError:
             status = code if isinstance(code, int) and code >= 400 else by_type
         response = getattr(e, "response", None)
         headers = response.headers if response is not None else None
-        return error_for_status(status, redact(str(message)), provider=PROVIDER, retry_after=_retry_after(headers))
-    detail = redact(f"{type(e).__name__}: {e}")
-    broken = StreamCutError if mid_stream else ProviderConnectionError
-    for hx in _HTTPX:
-        if isinstance(e, hx.TimeoutException):
-            return ProviderTimeout(detail, provider=PROVIDER)
-        if isinstance(e, hx.TransportError):  # RemoteProtocolError, ReadError, ConnectError …
-            return broken(detail, provider=PROVIDER)
-    if isinstance(e, TimeoutError):
-        return ProviderTimeout(detail, provider=PROVIDER)
-    if isinstance(e, ConnectionError):
-        return broken(detail, provider=PROVIDER)
-    return ProviderError(detail, provider=PROVIDER)
+        return error_for_status(status, redact(str(message)), provider=PROVIDER, retry_after=header_retry_after(headers))
+    return transport_error(e, PROVIDER, mid_stream)
 
 
 # OpenAI's reasoning models (o1, o3, o4-mini, gpt-5…) reject temperature and max_tokens
 _REASONING = re.compile(r"^(o\d|gpt-5)")
 REASONING_ALLOWANCE = 8192
 
-class OpenAIProvider(Provider):
+class OpenAIProvider(SDKProvider):
     provider = PROVIDER
     supports_images = True
+    key_env = ("OPENAI_API_KEY",)
 
-    def __init__(self, model: str, *, base_url: str | None = None, options: dict[str, str] | None = None):
-        super().__init__(model, base_url=base_url, options=options)
-        key = env_key("OPENAI_API_KEY")
-        if not key:
-            if not (base_url or os.environ.get("OPENAI_BASE_URL")):
-                raise MissingKeyError(f"openai/{model}: no API key: set OPENAI_API_KEY")
-            key = PLACEHOLDER_KEY  # local OpenAI-compatible servers need none
-        self._api_key = key
-        self._client: Any = None
-        self._client_loop: asyncio.AbstractEventLoop | None = None
+    def _env_base_url(self) -> str | None:
+        return os.environ.get("OPENAI_BASE_URL")
 
-    def _get_client(self) -> Any:
-        loop = asyncio.get_running_loop()
-        if self._client is None or self._client_loop is not loop:  # connection pools belong to one loop
-            import openai
+    def _make_client(self) -> Any:
+        import openai
 
-            kwargs: dict[str, Any] = {"api_key": self._api_key, "max_retries": 0, "timeout": SDK_TIMEOUT_S}
-            if self.base_url:
-                kwargs["base_url"] = self.base_url
-            self._client = openai.AsyncOpenAI(**kwargs)
-            self._client_loop = loop
-        return self._client
+        kwargs: dict[str, Any] = {"api_key": self._api_key, "max_retries": 0, "timeout": SDK_TIMEOUT_S}
+        if self.base_url:
+            kwargs["base_url"] = self.base_url
+        return openai.AsyncOpenAI(**kwargs)
 
     def _params(self, request: Request) -> dict[str, Any]:
         params: dict[str, Any] = {
@@ -150,7 +99,7 @@ class OpenAIProvider(Provider):
         if reasoning:
             # max_tokens means visible answer tokens; reasoning models spend hidden tokens first
             params["max_completion_tokens"] = request.max_tokens + REASONING_ALLOWANCE
-        elif _truthy(self.options.get("max_completion_tokens")):
+        elif truthy(self.options.get("max_completion_tokens")):
             params["max_completion_tokens"] = request.max_tokens
         else:
             params["max_tokens"] = request.max_tokens
