@@ -61,6 +61,26 @@ def _resolve_path(model: str) -> Path:
     return p
 
 
+_LOG_SINK: object = None
+
+
+def _quiet_llama_logs() -> None:
+    """llama.cpp prints notes to stderr (some at level NONE, which llama-cpp-python's own callback always
+    shows). Failures reach us as return codes and exceptions, so its log lines are dropped."""
+    global _LOG_SINK
+    if _LOG_SINK is None:
+        import ctypes
+
+        import llama_cpp
+
+        @llama_cpp.llama_log_callback
+        def sink(level: int, text: bytes, user_data: ctypes.c_void_p) -> None:
+            return None
+
+        _LOG_SINK = sink  # keep the ctypes callback alive
+        llama_cpp.llama_log_set(sink, ctypes.c_void_p(0))
+
+
 class _Loaded:
     """One model in memory: a generation context (high-level Llama) and a scoring context (low-level, packed)."""
 
@@ -70,9 +90,7 @@ class _Loaded:
         self.lc = llama_cpp
         self.path = path
         self.lock = threading.Lock()
-        import logging
-
-        logging.getLogger("llama-cpp-python").setLevel(logging.ERROR)  # llama.cpp's warnings are not for our users
+        _quiet_llama_logs()
         try:
             self.llm = llama_cpp.Llama(str(path), n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads, verbose=False)
         except (ValueError, RuntimeError) as e:
