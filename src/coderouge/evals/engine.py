@@ -8,6 +8,7 @@ import hashlib
 import math
 import re
 from dataclasses import asdict, dataclass, field
+from collections.abc import Callable
 from typing import Any
 
 from ..errors import UsageError
@@ -93,37 +94,43 @@ def loglik_key(provider_id: str, context: str, continuation: str) -> str:
     return h.hexdigest()
 
 
-async def _score_generation(runner: Runner, model: str, task: Task) -> list[ItemOutcome]:
-    items: list[GenItem] = list(task.items)  # type: ignore[arg-type]
-    reqs = [Request(model, it.messages, max_tokens=it.max_tokens or task.max_tokens, temperature=0.0) for it in items]
+async def _ask_and_score(runner: Runner, model: str, task: Task, reqs: list[Request],
+                         score: Callable[[Any, str], tuple[float, str]]) -> list[ItemOutcome]:
+    """Send one request per item through the runner and score each answer; a failed call is an
+    error outcome, never a wrong answer."""
     results = await runner.run(reqs, desc=f"{model} {task.name}")
     out = []
-    for it, res in zip(items, results):
+    for it, res in zip(task.items, results):
         if res.completion is None:
             out.append(ItemOutcome(it.id, "error", None, str(res.error), res.key))
             continue
         c = res.completion
-        chk = run_check(it.check, c.text)
-        out.append(ItemOutcome(it.id, "ok", chk.score, chk.detail, res.key, c.latency_s, c.ttft_s,
+        value, detail = score(it, c.text)
+        out.append(ItemOutcome(it.id, "ok", value, detail, res.key, c.latency_s, c.ttft_s,
                                c.usage.input_tokens, c.usage.output_tokens, c.cost_usd))
     return out
+
+
+async def _score_generation(runner: Runner, model: str, task: Task) -> list[ItemOutcome]:
+    items: list[GenItem] = list(task.items)  # type: ignore[arg-type]
+    reqs = [Request(model, it.messages, max_tokens=it.max_tokens or task.max_tokens, temperature=0.0) for it in items]
+
+    def score(it: GenItem, text: str) -> tuple[float, str]:
+        chk = run_check(it.check, text)
+        return chk.score, chk.detail
+
+    return await _ask_and_score(runner, model, task, reqs, score)
 
 
 async def _score_letters(runner: Runner, model: str, task: Task) -> list[ItemOutcome]:
     items: list[MCItem] = list(task.items)  # type: ignore[arg-type]
     reqs = [Request(model, letter_prompt(it), max_tokens=task.max_tokens, temperature=0.0) for it in items]
-    results = await runner.run(reqs, desc=f"{model} {task.name}")
-    out = []
-    for it, res in zip(items, results):
-        if res.completion is None:
-            out.append(ItemOutcome(it.id, "error", None, str(res.error), res.key))
-            continue
-        c = res.completion
-        picked = extract_letter(c.text, len(it.choices))
-        detail = "" if picked == it.gold else f"answered {c.text.strip()[:40]!r}, gold {LETTERS[it.gold]}"
-        out.append(ItemOutcome(it.id, "ok", float(picked == it.gold), detail, res.key, c.latency_s, c.ttft_s,
-                               c.usage.input_tokens, c.usage.output_tokens, c.cost_usd))
-    return out
+
+    def score(it: MCItem, text: str) -> tuple[float, str]:
+        picked = extract_letter(text, len(it.choices))
+        return float(picked == it.gold), "" if picked == it.gold else f"answered {text.strip()[:40]!r}, gold {LETTERS[it.gold]}"
+
+    return await _ask_and_score(runner, model, task, reqs, score)
 
 
 async def _score_loglik(runner: Runner, model: str, task: Task, batch_items: int = 8) -> tuple[list[ItemOutcome], float]:
