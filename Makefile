@@ -25,6 +25,7 @@ demo: $(STAMP)
 	CODEROUGE_DATA=$(DATA) $(VENV)/bin/coderouge demo
 
 test: $(STAMP)
+	sh scripts/ensure-browser.sh
 	CODEROUGE_DATA=$(DATA) $(PY) -m pytest
 
 bench: $(STAMP)

@@ -95,6 +95,37 @@ def m003_eval_runs(db: sqlite3.Connection) -> None:
     )
 
 
+@migration
+def m004_battles(db: sqlite3.Connection) -> None:
+    """Arena battles: two models' answers to one prompt and who won (NULL while a vote is pending)."""
+    db.execute(
+        """CREATE TABLE battles (
+            id INTEGER PRIMARY KEY,
+            created_at REAL NOT NULL,
+            source TEXT NOT NULL,              -- 'run', 'serve' or 'import'
+            judge TEXT NOT NULL,               -- 'human', 'llm:MODEL', 'reference', or the importer's label
+            prompt_set TEXT,
+            prompt_id TEXT,
+            prompt_json TEXT,                  -- the messages, as JSON
+            model_a TEXT NOT NULL,
+            model_b TEXT NOT NULL,
+            answer_a TEXT,
+            answer_b TEXT,
+            key_a TEXT,                        -- calls.key of each answer
+            key_b TEXT,
+            winner TEXT CHECK (winner IS NULL OR winner IN ('model_a', 'model_b', 'tie', 'tie (bothbad)')),
+            judge_raw TEXT,                    -- the judge's verdict text(s), as JSON
+            tstamp REAL,                       -- when it was judged
+            anony INTEGER NOT NULL DEFAULT 1,
+            token TEXT,                        -- a human vote must present it
+            shown_at REAL,                     -- when both answers were fully shown to the voter
+            plan_key TEXT UNIQUE,              -- `arena run`: which planned battle this is (makes reruns resume)
+            CHECK (model_a <> model_b)
+        )"""
+    )
+    db.execute("CREATE INDEX battles_judge_winner ON battles(judge, winner)")
+
+
 def default_path() -> Path:
     if os.environ.get("CODEROUGE_STORE"):
         return Path(os.environ["CODEROUGE_STORE"])
