@@ -56,3 +56,13 @@ def test_images_accepted_by_fake():
     msg = Message("user", (TextPart("describe"), ImagePart.from_bytes(b"\x89PNG")))
     c = asyncio.run(p.generate(Request(p.name, (msg,))))
     assert c.text == "describe"
+
+
+def test_word_delay_streams_word_by_word():
+    import time
+
+    p = get_provider("fake/x?answer=one%20two%20three&word_delay=0.02")
+    seen = []
+    asyncio.run(p.generate(Request(p.name, (Message("user", "q"),)), on_text=lambda t: seen.append((time.perf_counter(), t))))
+    assert [t for _, t in seen] == ["one", " two", " three"]
+    assert seen[2][0] > seen[0][0]  # pieces arrive one after another, not at once

@@ -5,6 +5,7 @@ Part of the package (not just the tests) so that demos, tests and chaos runs can
     fake/echo                         answers with the last user message
     fake/NAME?answer=Paris            always answers "Paris"
     fake/NAME?latency=0.05            takes 50 ms per call (ttft=… splits first token from the rest)
+    fake/NAME?word_delay=0.05         streams word by word, 50 ms apart (as a person sees a model type)
     fake/NAME?faults=429,500,ok       attempt 1 of each distinct request → 429, attempt 2 → 500, then answers
     fake/NAME?fault_rate=0.2&fault=429&seed=1   a seeded random 20% of calls fail with 429
     fake/NAME?retry_after=2           the Retry-After a 429 carries (seconds)
@@ -49,6 +50,7 @@ class FakeProvider(Provider):
             self.retry_after = float(o.get("retry_after", 1.0))
             self.fault_rate = float(o.get("fault_rate", 0.0))
             self.hang_s = float(o.get("hang", 3600.0))
+            self.word_delay = float(o.get("word_delay", 0.0))
         except ValueError as e:
             raise UsageError(f"fake/{model}: bad option value: {e}") from None
         self.faults = [f.strip() for f in o.get("faults", "").split(",") if f.strip()]
@@ -101,6 +103,8 @@ class FakeProvider(Provider):
         cut = fault == "cut"
         n = max(1, len(words) // 2) if cut else len(words)
         for i, w in enumerate(words[:n]):
+            if i and self.word_delay:
+                await asyncio.sleep(self.word_delay)
             yield Chunk(text=w if i == 0 else " " + w)
         if cut:
             return  # the stream stops: no stop reason, no usage

@@ -1,0 +1,344 @@
+"""The voting page: streaming, one vote per battle, anonymity until the vote, refusals, restarts.
+
+Servers listen on 127.0.0.1 (a free port) in a background thread; the browser tests drive Debian's
+chromium through playwright (never a downloaded browser)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+
+from coderouge.arena.battles import list_battles
+from coderouge.arena.prompts import PromptItem
+from coderouge.arena.web import create_app
+from coderouge.providers.fake import FakeProvider
+from coderouge.store import Store
+from coderouge.types import Chunk, Message, Request, Usage
+
+uvicorn = pytest.importorskip("uvicorn")
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+PROMPTS = [PromptItem("haiku", (Message("user", "Write a short poem about a lighthouse."),))]
+ANSWER_ONE = ("The lamp turns slowly over the black water and every ship that passes counts the seconds "
+              "between its flashes like a heartbeat in the fog")
+ANSWER_TWO = ("Granite shoulders hold a patient light above the gulls while keepers long gone still seem "
+              "to climb the spiral stairs each night")
+
+
+class Typist(FakeProvider):
+    """A fake model that types its answer a word at a time (`word_delay` seconds apart)."""
+
+    async def stream(self, request: Request) -> AsyncIterator[Chunk]:
+        words = (self.answer or "").split(" ")
+        delay = float(self.options.get("word_delay", "0.04"))
+        for i, w in enumerate(words):
+            await asyncio.sleep(delay)
+            yield Chunk(text=w if i == 0 else " " + w)
+        yield Chunk(usage=Usage(8, len(words)), stop_reason="stop")
+
+
+def fake(name: str, answer: str, **opts: str) -> str:
+    return f"fake/{name}?answer={quote(answer)}" + "".join(f"&{k}={v}" for k, v in opts.items())
+
+
+def assert_anonymous(text: str, models: list[str]) -> None:
+    for m in models:
+        bare = m.split("?")[0]
+        for needle in (m, bare, bare.split("/", 1)[1]):
+            assert needle not in text, f"model name {needle!r} leaked before the vote"
+
+
+@contextlib.contextmanager
+def running(app) -> Iterator[str]:
+    """Serve `app` on 127.0.0.1 (a free port) in a thread; always stopped on the way out."""
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning",
+                                           timeout_graceful_shutdown=1))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not server.started:
+            assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
+            time.sleep(0.01)
+        port = server.servers[0].sockets[0].getsockname()[1]
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        assert not thread.is_alive(), "the server did not stop"
+
+
+@contextlib.contextmanager
+def arena(store_path: Path, models: list[str], **kw) -> Iterator[str]:
+    store = Store(store_path)
+    try:
+        with running(create_app(store, models, PROMPTS, **kw)) as url:
+            yield url
+    finally:
+        store.close()
+
+
+def http(method: str, url: str, body: object = None, headers: dict[str, str] | None = None) -> tuple[int, str]:
+    data = json.dumps(body).encode() if body is not None else None
+    h = {"Content-Type": "application/json"} if body is not None else {}
+    req = urllib.request.Request(url, data=data, method=method, headers={**h, **(headers or {})})
+    try:
+        with urllib.request.urlopen(req, timeout=20) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
+def sse_events(text: str) -> list[tuple[str, object]]:
+    out = []
+    for block in text.split("\n\n"):
+        if block.strip():
+            lines = dict(line.split(": ", 1) for line in block.split("\n"))
+            out.append((lines["event"], json.loads(lines["data"])))
+    return out
+
+
+def decided(store_path: Path) -> list:
+    s = Store(store_path)
+    try:
+        return list_battles(s, decided=True, judge="human")
+    finally:
+        s.close()
+
+
+# --- the browser -----------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def browser():
+    sync_api = pytest.importorskip("playwright.sync_api")
+    if not os.path.exists(CHROMIUM):
+        pytest.skip("Debian's chromium is not installed (scripts/ensure-browser.sh)")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture()
+def page(browser):
+    ctx = browser.new_context(viewport={"width": 1200, "height": 800})
+    pg = ctx.new_page()
+    pg.set_default_timeout(15_000)
+    yield pg
+    ctx.close()
+
+
+@pytest.mark.browser
+@pytest.mark.timeout(60)
+def test_browser_full_vote_streams_then_reveals(page, store_path):
+    models = ["fake/typist-one", "fake/typist-two"]
+    providers = {"fake/typist-one": Typist("typist-one", options={"answer": ANSWER_ONE}),
+                 "fake/typist-two": Typist("typist-two", options={"answer": ANSWER_TWO})}
+    with arena(store_path, models, min_vote_seconds=0.5, seed=1, providers=providers) as url:
+        page.goto(url)
+        seen, deadline = [], time.monotonic() + 15
+        while not page.is_enabled("#vote-a"):
+            assert time.monotonic() < deadline, "the answers never finished"
+            seen.append(page.text_content("#answer-a") or "")
+            assert_anonymous(page.content(), models)
+            time.sleep(0.02)
+        shown_a = page.text_content("#answer-a")
+        assert_anonymous(page.content(), models)
+        assert page.text_content("#name-a") == "" and page.text_content("#name-b") == ""
+        time.sleep(0.6)  # a person reads (min_vote_seconds=0.5)
+        page.click("text=A is better")
+        page.wait_for_function("document.getElementById('name-a').textContent.length > 0")
+        assert "recorded" in page.text_content("#message")
+        page.screenshot(path="/tmp/arena_vote.png", full_page=True)
+        names = (page.text_content("#name-a"), page.text_content("#name-b"))
+        assert all(page.is_disabled(sel) for sel in ("#vote-a", "#vote-b", "#vote-tie", "#vote-bothbad"))
+
+    [battle] = decided(store_path)
+    assert battle.winner == "model_a" and battle.source == "serve" and battle.prompt_id == "haiku"
+    assert names == (f"— {battle.model_a}", f"— {battle.model_b}")
+    full_a = ANSWER_ONE if battle.model_a == "fake/typist-one" else ANSWER_TWO
+    assert shown_a == full_a == battle.answer_a
+    # streaming is real: at some moment the page showed a non-empty strict prefix of answer A
+    assert any(s and s != full_a and full_a.startswith(s) for s in seen), "answer A never appeared progressively"
+
+
+@pytest.mark.browser
+@pytest.mark.timeout(60)
+def test_browser_double_click_and_reload_record_one_vote(page, store_path):
+    models = [fake("zebra-model", "Stripes all the way down.", latency="0.3", ttft="0.1"),
+              fake("yak-model", "Shaggy and warm.", latency="0.2", ttft="0.1")]
+    votes: list[str] = []
+    page.on("request", lambda r: votes.append(r.url) if r.url.endswith("/vote") else None)
+    with arena(store_path, models, min_vote_seconds=0.3, seed=2) as url:
+        page.goto(url)
+        page.wait_for_selector("#vote-b:enabled")
+        time.sleep(0.4)
+        page.dblclick("#vote-b")
+        page.wait_for_function("document.getElementById('name-b').textContent.length > 0")
+        time.sleep(0.3)  # room for a second request, were there one
+        assert len(votes) == 1
+        assert [b.winner for b in decided(store_path)] == ["model_b"]
+
+        page.reload()  # the battle is not offered again: its result is shown
+        page.wait_for_function("document.getElementById('message').textContent.includes('already recorded')")
+        assert page.is_disabled("#vote-a") and page.is_disabled("#vote-b")
+        assert page.text_content("#name-a") != ""
+        assert len(votes) == 1  # the reloaded page sent nothing
+        again = page.evaluate("""async () => {
+            const b = JSON.parse(sessionStorage.getItem('coderouge.arena.battle'));
+            const r = await fetch('/api/battles/' + b.id + '/vote', {method: 'POST',
+                headers: {'Content-Type': 'application/json'}, body: JSON.stringify({token: b.token, winner: 'model_a'})});
+            return [r.status, await r.json()];
+        }""")
+        assert again[0] == 409 and again[1]["winner"] == "model_b"
+        assert len(decided(store_path)) == 1
+
+        # the server is the real guard: three racing requests for a fresh battle, one vote
+        page.click("#next")
+        page.wait_for_selector("#vote-a:enabled")
+        time.sleep(0.4)
+        statuses = page.evaluate("""async () => {
+            const b = JSON.parse(sessionStorage.getItem('coderouge.arena.battle'));
+            const send = (w) => fetch('/api/battles/' + b.id + '/vote', {method: 'POST',
+                headers: {'Content-Type': 'application/json'}, body: JSON.stringify({token: b.token, winner: w})});
+            return (await Promise.all([send('tie'), send('model_a'), send('model_b')])).map(r => r.status).sort();
+        }""")
+        assert statuses == [200, 409, 409]
+    assert len(decided(store_path)) == 2
+
+
+@pytest.mark.browser
+@pytest.mark.timeout(60)
+def test_browser_too_fast_vote_is_refused_with_a_message(page, store_path):
+    models = [fake("zebra-model", "Stripes all the way down.", latency="0.1"), fake("yak-model", "Shaggy and warm.")]
+    with arena(store_path, models, min_vote_seconds=30) as url:
+        page.goto(url)
+        page.click("#vote-tie")  # waits until the answers are complete, then clicks at once
+        page.wait_for_function("document.getElementById('message').textContent.includes('Too fast')")
+        page.wait_for_selector("#vote-tie:enabled")  # the person may vote again once they have read
+        assert page.text_content("#name-a") == ""
+        assert_anonymous(page.content(), models)
+    assert decided(store_path) == []
+
+
+# --- scripted clients ------------------------------------------------------
+
+@pytest.mark.timeout(60)
+def test_scripted_client_too_fast_bad_token_and_other_refusals(store_path):
+    models = [fake("zebra-model", "Stripes all the way down.", latency="0.2", ttft="0.05"),
+              fake("yak-model", "Shaggy and warm.", latency="0.1")]
+    with arena(store_path, models, min_vote_seconds=5.0) as url:
+        seen = []
+        status, _ = http("POST", f"{url}/api/battles", headers={"Content-Type": "text/plain"})
+        assert status == 415  # a cross-site form post cannot start battles
+        status, text = http("POST", f"{url}/api/battles", {})
+        seen.append(text)
+        assert status == 201
+        b = json.loads(text)
+        assert b["prompt"] == PROMPTS[0].text and set(b) == {"id", "token", "prompt"}
+        api = f"{url}/api/battles/{b['id']}"
+
+        status, text = http("POST", f"{api}/vote", {"token": b["token"], "winner": "model_a"})
+        seen.append(text)
+        assert status == 425  # the answers were never shown
+        assert http("GET", f"{api}/stream", headers={"X-Arena-Token": "nope"})[0] == 403
+        status, text = http("GET", f"{api}/stream", headers={"X-Arena-Token": b["token"]})
+        seen.append(text)
+        events = sse_events(text)
+        assert events[0][0] == "start" and events[-1] == ("done", {"ok": True, "voted": False, "min_vote_seconds": 5.0})
+        assert {"".join(d for e, d in events if e == side) for side in ("a", "b")} == {
+            "Stripes all the way down.", "Shaggy and warm."}
+
+        status, text = http("POST", f"{api}/vote", {"token": b["token"], "winner": "model_a"})
+        seen.append(text)
+        assert status == 429 and json.loads(text)["retry_after"] > 0
+        status, text = http("POST", f"{api}/vote", {"token": "wrong", "winner": "model_a"})
+        seen.append(text)
+        assert status == 403
+        assert http("POST", f"{api}/vote", {"token": b["token"], "winner": "A"})[0] == 422
+        assert http("POST", f"{url}/api/battles/999/vote", {"token": b["token"], "winner": "tie"})[0] == 404
+        status, text = http("GET", api, headers={"X-Arena-Token": b["token"]})
+        seen.append(text)
+        assert status == 200 and json.loads(text)["voted"] is False
+        for t in seen:
+            assert_anonymous(t, models)
+    assert decided(store_path) == []
+
+
+@pytest.mark.timeout(60)
+def test_votes_survive_a_restart_and_answers_come_from_the_store(store_path):
+    models = [fake("zebra-model", "Stripes all the way down.", latency="0.1"),
+              fake("yak-model", "Shaggy and warm.", latency="0.1")]
+    with arena(store_path, models, min_vote_seconds=0.2, seed=3) as url:
+        status, text = http("POST", f"{url}/api/battles", {})
+        b = json.loads(text)
+        api = f"{url}/api/battles/{b['id']}"
+        http("GET", f"{api}/stream", headers={"X-Arena-Token": b["token"]})
+        time.sleep(0.3)
+        status, text = http("POST", f"{api}/vote", {"token": b["token"], "winner": "tie"})
+        assert status == 200
+        reveal = json.loads(text)
+        assert {reveal["model_a"], reveal["model_b"]} == set(models) and reveal["winner"] == "tie"
+
+    s = Store(store_path)
+    calls_before = s.count_calls()
+    s.close()
+    assert calls_before == 2
+    with arena(store_path, models, min_vote_seconds=0.2, seed=4) as url:
+        api = f"{url}/api/battles/{b['id']}"
+        status, text = http("POST", f"{api}/vote", {"token": b["token"], "winner": "model_b"})
+        assert status == 409 and json.loads(text)["winner"] == "tie"
+        state = json.loads(http("GET", api, headers={"X-Arena-Token": b["token"]})[1])
+        assert state["voted"] and state["winner"] == "tie" and state["model_a"] == reveal["model_a"]
+        # a new battle on the same prompt and models streams its answers from the store: no new call
+        nb = json.loads(http("POST", f"{url}/api/battles", {})[1])
+        text = http("GET", f"{url}/api/battles/{nb['id']}/stream", headers={"X-Arena-Token": nb["token"]})[1]
+        assert sse_events(text)[-1][1]["ok"] is True
+    s = Store(store_path)
+    assert s.count_calls() == calls_before
+    s.close()
+    [battle] = decided(store_path)
+    assert battle.id == b["id"] and battle.winner == "tie"
+
+
+@pytest.mark.timeout(60)
+def test_names_never_leak_before_the_vote_and_failures_cannot_be_voted(store_path):
+    models = [fake("zebra-model", "Stripes all the way down.", latency="0.1"),
+              "fake/broken-model?faults=500,500,500,500&ttft=0.05"]
+    with arena(store_path, models, min_vote_seconds=0.1) as url:
+        status, page = http("GET", f"{url}/")
+        assert status == 200 and "A is better" in page and "Both are bad" in page
+        assert "http://" not in page and "https://" not in page and "<script src" not in page  # no external assets
+        assert_anonymous(page, models)
+        b = json.loads(http("POST", f"{url}/api/battles", {})[1])
+        api = f"{url}/api/battles/{b['id']}"
+        text = http("GET", f"{api}/stream", headers={"X-Arena-Token": b["token"]})[1]
+        assert_anonymous(text, models)
+        events = sse_events(text)
+        [(_, err)] = [(e, d) for e, d in events if e == "error"]
+        assert err["message"] == "server_error (HTTP 500)"
+        assert events[-1][1]["ok"] is False
+        time.sleep(0.2)
+        status, text = http("POST", f"{api}/vote", {"token": b["token"], "winner": "model_a"})
+        assert status == 425
+        assert_anonymous(text, models)
+        assert_anonymous(http("GET", api, headers={"X-Arena-Token": b["token"]})[1], models)
+    s = Store(store_path)
+    try:
+        assert s.count_calls("error") == 1 and s.count_calls("ok") == 1
+    finally:
+        s.close()
+    assert decided(store_path) == []
