@@ -72,6 +72,43 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--business-limit", type=_positive_int, help="business items (default: all)")
     d.add_argument("--report", default="reports/demo.html", help="where to write the HTML report (default reports/demo.html)")
     d.add_argument("--models", nargs="+", metavar="MODEL", help="models to compare instead of the default set")
+
+    a = sub.add_parser("arena", help="pairwise battles, judges, voting page and ratings")
+    asub = a.add_subparsers(dest="arena_command", metavar="ARENA_COMMAND", parser_class=_Parser)
+    asub.required = True
+    ar = asub.add_parser("run", parents=[common, run_opts], help="battle models on a prompt set and judge them")
+    ar.add_argument("models", nargs="+", metavar="MODEL")
+    ar.add_argument("--prompts", required=True, help="mt_bench, business, or a .jsonl file of prompts")
+    ar.add_argument("--judge", required=True, help="reference, llm:MODEL, or human (the voting page: arena serve)")
+    ar.add_argument("--judge-prompt", help="the LLM judge's prompt: coderouge (default) or mt_bench (MT-Bench's pair-v2)")
+    ar.add_argument("--battles", type=_positive_int, default=100, help="battles to plan (default 100)")
+    ar.add_argument("--sampling", choices=["uniform", "adaptive"], default="uniform",
+                    help="pair sampling: uniform, or adaptive (favour pairs whose outcome narrows the intervals most)")
+    ar.add_argument("--seed", type=int, default=0)
+    ar.add_argument("--max-tokens", type=_positive_int, default=1024, help="answer budget per model (default 1024)")
+    sv = asub.add_parser("serve", parents=[common], help="the voting page for people (127.0.0.1 by default)")
+    sv.add_argument("models", nargs="+", metavar="MODEL")
+    sv.add_argument("--prompts", required=True, help="mt_bench, business, or a .jsonl file of prompts")
+    sv.add_argument("--host", default="127.0.0.1")
+    sv.add_argument("--port", type=int, default=8000)
+    sv.add_argument("--min-vote-seconds", type=float, default=3.0, help="votes sooner than this after the answers are shown are refused")
+    rt = asub.add_parser("ratings", parents=[common], help="Bradley-Terry and Elo ratings with bootstrap intervals")
+    rt.add_argument("--battles", dest="battle_file", metavar="FILE", help="rate a FastChat clean_battle JSON file instead of the store")
+    rt.add_argument("--judge", help="only battles decided by this judge (human, reference, llm:MODEL, or an import label)")
+    rt.add_argument("--bootstrap", type=_positive_int, default=100, help="bootstrap rounds (default 100)")
+    rt.add_argument("--seed", type=int, default=0)
+    rt.add_argument("--k", type=_positive_float, default=4.0, help="online Elo K factor (default 4)")
+    rt.add_argument("--reg", type=float, default=0.0,
+                    help="ridge regularisation of the Bradley-Terry fit (default 0: plain maximum likelihood, as Chatbot Arena)")
+    rt.add_argument("--style-control", action="store_true", help="control for answer length (needs answer lengths)")
+    rt.add_argument("--matrix", action="store_true", help="also print the win-rate and predicted win-probability matrices")
+    rt.add_argument("--json", action="store_true")
+    im = asub.add_parser("import", parents=[common], help="import a FastChat clean_battle JSON file into the store")
+    im.add_argument("file")
+    im.add_argument("--label", default="import", help="the judge label the imported battles get (default import)")
+    ex = asub.add_parser("export", parents=[common], help="export decided battles as FastChat clean_battle JSON")
+    ex.add_argument("file")
+    ex.add_argument("--judge", help="only battles decided by this judge")
     return p
 
 
@@ -150,11 +187,20 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(args, _run_config(args))
 
 
+def cmd_arena(args: argparse.Namespace) -> int:
+    from .arena import commands
+
+    if args.arena_command == "run":
+        _setup(args)
+        return commands.arena_run(args, _run_config(args))
+    return getattr(commands, f"arena_{args.arena_command}")(args)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     debug = getattr(args, "debug", False) or os.environ.get("CODEROUGE_DEBUG") == "1"
-    handlers = {"eval": cmd_eval, "models": cmd_models, "demo": cmd_demo}
+    handlers = {"eval": cmd_eval, "models": cmd_models, "demo": cmd_demo, "arena": cmd_arena}
     try:
         return handlers[args.command](args)
     except KeyboardInterrupt:

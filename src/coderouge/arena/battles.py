@@ -65,12 +65,13 @@ def add_battle(store: Store, *, source: str, judge: str, model_a: str, model_b: 
                prompt_id: str | None = None, messages: tuple[Message, ...] = (), answer_a: str | None = None,
                answer_b: str | None = None, key_a: str | None = None, key_b: str | None = None,
                winner: str | None = None, judge_raw: Any = None, tstamp: float | None = None, anony: bool = True,
-               with_token: bool = False, plan_key: str | None = None) -> int:
+               with_token: bool = False, plan_key: str | None = None, _in_transaction: bool = False) -> int:
     if model_a == model_b:
         raise ValueError(f"a battle needs two different models, got {model_a} twice")
     if winner is not None and winner not in WINNERS:
         raise ValueError(f"winner must be one of {', '.join(WINNERS)}, got {winner!r}")
-    store.commit_batch()
+    if not _in_transaction:
+        store.commit_batch()
     cur = store.db.execute(
         f"INSERT INTO battles ({_COLUMNS.replace('id, ', '', 1)}, plan_key) VALUES ({','.join('?' * 19)})",
         (time.time(), source, judge, prompt_set, prompt_id, json.dumps([m.to_json() for m in messages]) if messages else None,
