@@ -31,6 +31,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/runner_overhead.py
 	$(PY) benchmarks/store_memory.py
+	$(PY) benchmarks/arena_ratings.py    # FastChat side by side: needs bash benchmarks/fastchat_peer_setup.sh once
 
 clean:
 	rm -rf $(VENV) reports .pytest_cache

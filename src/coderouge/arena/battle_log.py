@@ -71,7 +71,8 @@ def read_battles(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
         try:
             records = json.loads(text)
         except json.JSONDecodeError as e:
-            raise BattleLogError(path, None, None, f"not valid JSON (line {e.lineno}, column {e.colno}): {e.msg}") from None
+            problem = f"not valid JSON (line {e.lineno}, column {e.colno}): {e.msg}"
+            raise BattleLogError(path, None, None, problem) from None
         if not isinstance(records, list):
             raise BattleLogError(path, None, None, "expected a JSON array of records")
     else:

@@ -23,6 +23,7 @@ import os
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from itertools import chain, islice
 from typing import NamedTuple
 
 import numpy as np
@@ -34,7 +35,7 @@ __all__ = [
     "NoBattlesError", "SelfBattleError", "BadBattleError", "DisconnectedModelsError", "UnboundedRatingsError",
     "encode", "battles_from_records", "bradley_terry", "online_elo", "bootstrap_samples", "bootstrap",
     "rank_by_ci", "rate", "rate_records", "win_rate_matrix", "predicted_win_matrix", "length_feature",
-    "style_control", "multinomial",
+    "style_control",
 ]
 
 FASTCHAT_ANCHOR = ("mixtral-8x7b-instruct-v0.1", 1114.0)
@@ -79,7 +80,7 @@ class UnboundedRatingsError(RatingsError):
         self.never_lost, self.never_won = never_lost, never_won
         super().__init__(f"no finite ratings exist: {{{', '.join(never_lost)}}} never lost or tied to a model outside "
                          f"that group and {{{', '.join(never_won)}}} never won or tied against one, so maximum "
-                         "likelihood pushes them infinitely far apart; add battles, or pass reg > 0 (ridge-regularised)")
+                         "likelihood pushes them infinitely far apart; add battles, or pass reg > 0 (a ridge)")
 
 
 class Battles(NamedTuple):
@@ -89,28 +90,43 @@ class Battles(NamedTuple):
     models: list[str]
 
 
+def _column(name: str, col: Sequence, table: Mapping, dtype, n: int) -> np.ndarray:
+    try:
+        return np.fromiter(map(table.__getitem__, col), dtype=dtype, count=n)
+    except (KeyError, TypeError):
+        k = next(k for k, v in enumerate(col) if not isinstance(v, str) or v not in table)
+        what = (f"one of {sorted(WINNERS)}" if name == "winner" else
+                "one of the models given" if isinstance(col[k], str) else "a model name (a string)")
+        raise BadBattleError(f"battle {k + 1}: {name} is {col[k]!r}, expected {what}") from None
+
+
 def encode(model_a: Sequence[str], model_b: Sequence[str], winner: Sequence[str],
            models: Sequence[str] | None = None) -> Battles:
     """Columns of model names and winners → :class:`Battles` (models sorted by name unless given)."""
     n = len(model_a)
     if len(model_b) != n or len(winner) != n:
         raise BadBattleError(f"model_a, model_b and winner differ in length: {n}, {len(model_b)}, {len(winner)}")
-    models = sorted(set(model_a) | set(model_b)) if models is None else list(models)
-    index = {m: i for i, m in enumerate(models)}
-    cols = []
-    for name, col, table, dt in (("model_a", model_a, index, np.intp), ("model_b", model_b, index, np.intp),
-                                 ("winner", winner, WINNERS, np.float64)):
+    a = b = None
+    if models is None:  # the first battles usually name every model: try those before collecting all names
         try:
-            cols.append(np.fromiter(map(table.__getitem__, col), dtype=dt, count=n))
+            head = sorted(set(islice(model_a, 4096)) | set(islice(model_b, 4096)))
+            if not all(isinstance(m, str) for m in head):
+                raise TypeError
+            index = {m: i for i, m in enumerate(head)}
+            a, b = (np.fromiter(map(index.__getitem__, c), dtype=np.intp, count=n) for c in (model_a, model_b))
+            models = head
         except (KeyError, TypeError):
-            k = next(k for k, v in enumerate(col) if not isinstance(v, str) or v not in table)
-            what = f"one of {sorted(WINNERS)}" if name == "winner" else "one of the models given"
-            raise BadBattleError(f"battle {k + 1}: {name} is {col[k]!r}, expected {what}") from None
-    same = np.flatnonzero(cols[0] == cols[1])
+            models = sorted({m for m in chain(model_a, model_b) if isinstance(m, str)})
+    models = list(models)
+    if a is None or b is None:
+        index = {m: i for i, m in enumerate(models)}
+        a, b = _column("model_a", model_a, index, np.intp, n), _column("model_b", model_b, index, np.intp, n)
+    outcome = _column("winner", winner, WINNERS, np.float64, n)
+    same = np.flatnonzero(a == b)
     if same.size:
-        raise SelfBattleError(f"battle {same[0] + 1}: model_a and model_b are both {models[cols[0][same[0]]]!r} "
+        raise SelfBattleError(f"battle {same[0] + 1}: model_a and model_b are both {models[a[same[0]]]!r} "
                               f"({same.size} self-battles in all)")
-    return Battles(cols[0], cols[1], cols[2], models)
+    return Battles(a, b, outcome, models)
 
 
 def battles_from_records(records: Iterable[Sequence[str] | Mapping[str, object]],
@@ -122,9 +138,6 @@ def battles_from_records(records: Iterable[Sequence[str] | Mapping[str, object]]
     else:
         cols = [list(c) for c in zip(*rows)] if rows else [[], [], []]
     return encode(cols[0], cols[1], cols[2], models)
-
-
-# ---------------------------------------------------------------- sufficient statistics and checks
 
 
 class _Pairs(NamedTuple):
@@ -205,9 +218,6 @@ def _check_bounded(pr: _Pairs, models) -> None:
     raise UnboundedRatingsError([models[k] for k in never_lost], [models[k] for k in never_won])
 
 
-# ---------------------------------------------------------------- Bradley–Terry by Newton's method
-
-
 class _BT:
     """-sum(w_ij log σ(α(r_i - r_j)) + w_ji log σ(α(r_j - r_i))) + reg/2 |r|² for R rounds at once.
 
@@ -248,12 +258,11 @@ class _BT:
         v = self.alpha ** 2 * self.n * prob * (1.0 - prob)
         h = np.zeros((self.R, self.p, self.p))
         h[:, self.i, self.j] = h[:, self.j, self.i] = -v
-        d = self.scatter(v)[1]
-        scale = d.mean(1)[:, None, None] + self.reg
+        top = self.alpha ** 2 * self.scatter(self.n)[1].mean(1)[:, None, None] / 4  # the largest curvature
         if self.reg == 0:
-            h += scale / self.p  # pins the free direction (all ratings + c): steps keep the sum of r
-        diag = np.arange(self.p)
-        h[:, diag, diag] += d + self.reg + 1e-12 * scale[:, :, 0]  # damping: a model absent from a round stays put
+            h += top / self.p  # pins the free direction (all ratings + c): steps keep the sum of r
+        diag = np.arange(self.p)  # damping: a model absent from a round stays put; H stays invertible
+        h[:, diag, diag] += self.scatter(v)[1] + self.reg + 1e-9 * top[:, :, 0]
         return h
 
 
@@ -312,8 +321,12 @@ def _objective(counts, pr: _Pairs, alpha, reg) -> _BT:
     return _BT(pr.i, pr.j, counts[..., 0] + half, counts[..., 2] + half, pr.p, alpha, reg)
 
 
-def _fit_pairs(pr: _Pairs, alpha, reg) -> np.ndarray:
-    return _newton(_objective(pr.counts[None], pr, alpha, reg), np.zeros((1, pr.p)))[0]
+def _fit(a, b, outcome, models, base, reg) -> tuple[_Pairs, np.ndarray]:
+    """Checks, (pair, outcome) counts and the MLE on the natural scale (mean 0)."""
+    pr = _pairs(a, b, outcome, models)
+    if reg == 0:
+        _check_bounded(pr, models)
+    return pr, _newton(_objective(pr.counts[None], pr, math.log(base), reg), np.zeros((1, pr.p)))[0]
 
 
 def bradley_terry(a, b, outcome, models: Sequence[str], *, base: float = 10.0, scale: float = 400.0,
@@ -323,30 +336,7 @@ def bradley_terry(a, b, outcome, models: Sequence[str], *, base: float = 10.0, s
     ``reg`` > 0 adds a ridge penalty reg/2·|r|² on the natural (log-base) scale, which keeps ratings finite
     when a model never lost; with reg = 0 that case raises :class:`UnboundedRatingsError`.
     """
-    pr = _pairs(a, b, outcome, models)
-    if reg == 0:
-        _check_bounded(pr, models)
-    return _to_points(_fit_pairs(pr, math.log(base), reg), models, scale, init, anchor)
-
-
-def multinomial(rng: np.random.Generator, n: int, pvals, size: int) -> np.ndarray:
-    """Exact Multinomial(n, pvals) draws, shape (size, cells); a few times faster than Generator.multinomial.
-
-    Poisson counts X_k ~ Poisson(λ p_k) have a Poisson(λ) sum S and, given S = s, are Multinomial(s, p);
-    adding n - s categorical draws makes them Multinomial(n, p) whatever s was. λ = n - 2√n keeps S ≤ n
-    but in 2% of rows, which are drawn again.
-    """
-    pvals = np.asarray(pvals, dtype=np.float64)
-    lam = max(0.0, n - 2.0 * math.sqrt(n)) * pvals
-    out = rng.poisson(lam, size=(size, len(pvals)))
-    over = np.flatnonzero(out.sum(1) > n)
-    while over.size:
-        out[over] = rng.poisson(lam, size=(over.size, len(pvals)))
-        over = over[out[over].sum(1) > n]
-    extra = n - out.sum(1)
-    cdf = np.cumsum(pvals)
-    pick = np.minimum(np.searchsorted(cdf / cdf[-1], rng.random(int(extra.sum())), side="right"), len(pvals) - 1)
-    return out + np.bincount(np.repeat(np.arange(size) * len(pvals), extra) + pick, minlength=out.size).reshape(out.shape)
+    return _to_points(_fit(a, b, outcome, models, base, reg)[1], models, scale, init, anchor)
 
 
 def _bt_samples(pr: _Pairs, r_hat, rounds, seed, alpha, reg, workers, tol=1e-7) -> np.ndarray:
@@ -357,6 +347,7 @@ def _bt_samples(pr: _Pairs, r_hat, rounds, seed, alpha, reg, workers, tol=1e-7) 
     """
     cells = pr.counts.ravel()
     nz, n = np.flatnonzero(cells), int(cells.sum())
+    pvals = cells[nz] / n
     streams = np.random.SeedSequence(seed).spawn(math.ceil(rounds / _BLOCK))
     full = _objective(pr.counts[None], pr, alpha, reg)
     hinv = np.linalg.inv(full.hessian(full.at(r_hat[None])[0])[0])
@@ -364,7 +355,7 @@ def _bt_samples(pr: _Pairs, r_hat, rounds, seed, alpha, reg, workers, tol=1e-7) 
     def draw(k: int) -> np.ndarray:
         size = min(_BLOCK, rounds - k * _BLOCK)
         counts = np.zeros((size, cells.size))
-        counts[:, nz] = multinomial(np.random.default_rng(streams[k]), n, cells[nz] / n, size)
+        counts[:, nz] = np.random.default_rng(streams[k]).multinomial(n, pvals, size=size)
         return counts.reshape(size, -1, 3)
 
     def fit(counts: np.ndarray) -> np.ndarray:
@@ -376,17 +367,13 @@ def _bt_samples(pr: _Pairs, r_hat, rounds, seed, alpha, reg, workers, tol=1e-7) 
 
     workers = workers or min(4, os.cpu_count() or 1)
     out: list[np.ndarray] = []
-    with ThreadPoolExecutor(workers) as ex:  # numpy's random loops release the GIL
-        pending = [ex.submit(draw, k) for k in range(min(len(streams), workers + 1))]
+    with ThreadPoolExecutor(workers) as ex:  # Generator.multinomial releases the GIL
+        ahead = {k: ex.submit(draw, k) for k in range(min(len(streams), workers + 1))}
         for k in range(len(streams)):
             if k + workers + 1 < len(streams):
-                pending.append(ex.submit(draw, k + workers + 1))
-            out.append(fit(pending[k].result()))
-            pending[k] = None  # type: ignore[call-overload]
+                ahead[k + workers + 1] = ex.submit(draw, k + workers + 1)
+            out.append(fit(ahead.pop(k).result()))
     return np.concatenate(out)
-
-
-# ---------------------------------------------------------------- online Elo
 
 
 def online_elo(a, b, outcome, models: Sequence[str], *, k: float = 4.0, base: float = 10.0,
@@ -413,9 +400,6 @@ def _elo_samples(a, b, outcome, p, rounds, seed, k, base, scale, init) -> np.nda
     return r
 
 
-# ---------------------------------------------------------------- bootstrap, ranks, result
-
-
 def bootstrap_samples(a, b, outcome, models: Sequence[str], *, rounds: int = 100, seed: int = 0,
                       method: str = "bt", base: float = 10.0, scale: float = 400.0, init: float = 1000.0,
                       anchor: tuple[str, float] | None = None, reg: float = 0.0, k: float = 4.0,
@@ -431,8 +415,7 @@ def bootstrap_samples(a, b, outcome, models: Sequence[str], *, rounds: int = 100
         return _elo_samples(a, b, outcome, len(models), rounds, seed, k, base, scale, init)
     if method != "bt":
         raise RatingsError(f"unknown bootstrap method {method!r}: use 'bt' or 'elo'")
-    pr = _pairs(a, b, outcome, models)
-    r_hat = _fit_pairs(pr, math.log(base), reg)
+    pr, r_hat = _fit(a, b, outcome, models, base, reg)
     return _to_points(_bt_samples(pr, r_hat, rounds, seed, math.log(base), reg, workers), models, scale, init, anchor)
 
 
@@ -481,7 +464,8 @@ def _result(models, rating, samples, a, b, rounds, seed) -> Ratings:
     if samples is not None:
         lo, hi = np.percentile(samples, [2.5, 97.5], axis=0)
     played = np.bincount(a, minlength=len(models)) + np.bincount(b, minlength=len(models))
-    return Ratings(models, rating, lo, hi, rank_by_ci(rating, lo, hi), played, rounds, seed if rounds else None, samples)
+    return Ratings(models, rating, lo, hi, rank_by_ci(rating, lo, hi), played, rounds, seed if rounds else None,
+                   samples)
 
 
 def rate(a, b, outcome, models: Sequence[str], *, rounds: int = 100, seed: int = 0, base: float = 10.0,
@@ -489,17 +473,16 @@ def rate(a, b, outcome, models: Sequence[str], *, rounds: int = 100, seed: int =
          workers: int | None = None) -> Ratings:
     """The leaderboard: BT ratings on all battles, bootstrap 95% intervals (``rounds`` = 0: none), CI ranks.
 
-    ``workers`` threads draw the bootstrap samples; the numbers depend on ``seed`` only.
+    ``workers`` threads draw the bootstrap samples; the numbers depend on ``seed`` only. A resample in which
+    some model never lost has no finite MLE: like FastChat's, that round's ratings are where the optimiser
+    stops, far out, so with very few battles the intervals come out very wide — as they should.
     """
     models = list(models)
-    pr = _pairs(a, b, outcome, models)
-    if reg == 0:
-        _check_bounded(pr, models)
-    alpha = math.log(base)
-    r_hat = _fit_pairs(pr, alpha, reg)
+    pr, r_hat = _fit(a, b, outcome, models, base, reg)
     samples = None
     if rounds > 0:
-        samples = _to_points(_bt_samples(pr, r_hat, rounds, seed, alpha, reg, workers), models, scale, init, anchor)
+        samples = _to_points(_bt_samples(pr, r_hat, rounds, seed, math.log(base), reg, workers), models, scale, init,
+                             anchor)
     return _result(models, _to_points(r_hat, models, scale, init, anchor), samples, np.asarray(a), np.asarray(b),
                    max(rounds, 0), seed)
 
@@ -507,9 +490,6 @@ def rate(a, b, outcome, models: Sequence[str], *, rounds: int = 100, seed: int =
 def rate_records(records: Iterable[Sequence[str] | Mapping[str, object]], **kw) -> Ratings:
     """:func:`rate` on ``(model_a, model_b, winner)`` records or clean_battle dicts."""
     return rate(*battles_from_records(records), **kw)
-
-
-# ---------------------------------------------------------------- matrices
 
 
 def win_rate_matrix(a, b, outcome, models: Sequence[str]) -> np.ndarray:
@@ -527,9 +507,6 @@ def predicted_win_matrix(ratings, *, base: float = 10.0, scale: float = 400.0) -
     """P[i, j] = 1 / (1 + base^((R_j - R_i) / scale)): the chance that i beats j (0.5 on the diagonal)."""
     r = np.asarray(ratings, dtype=np.float64)
     return 1.0 / (1.0 + np.power(base, (r[None, :] - r[:, None]) / scale))
-
-
-# ---------------------------------------------------------------- style control
 
 
 def length_feature(len_a, len_b) -> np.ndarray:
