@@ -119,3 +119,64 @@ def test_one_model_or_models_that_never_met(tmp_path, store_path):
         f.write_text(body)
         r = cli("arena", "ratings", "--battles", str(f))
         assert r.returncode == 2 and "no battles" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_mt_bench_prompts_and_its_judge_prompt(store_path, capsys):
+    from coderouge.arena.judges import judge_prompt
+    from coderouge.arena.prompts import load_prompts
+
+    qs = load_prompts("mt_bench")
+    assert len(qs) == 80 and qs[0].id == "mt_bench-81" and qs[0].check is None
+    jp = judge_prompt("mt_bench")
+    assert jp.name == "pair-v2" and "[[A]]" in jp.system and "{answer_b}" in jp.template
+    # an LLM judge with MT-Bench's prompt, end to end; a fake judge that always says [[C]]
+    assert main(["arena", "run", "fake/a?answer=one", "fake/b?answer=two", "--prompts", "mt_bench", "--judge",
+                 "llm:fake/judge?answer=%5B%5BC%5D%5D", "--judge-prompt", "mt_bench", "--battles", "5"]) == 0
+    assert "5 judged now" in capsys.readouterr().out
+
+
+def test_style_control_from_the_store(tmp_path, store_path, capsys):
+    f = tmp_path / "p.jsonl"
+    f.write_text("".join(json.dumps({"id": f"q{i}", "prompt": f"q{i}", "check": {"type": "contains", "any": ["yes"]}}) + "\n" for i in range(6)))
+    # the long answers pass the check more often here: length and quality go together
+    assert main(["arena", "run", "fake/long?answer=yes%20indeed%20it%20is%20so", "fake/short?answer=no", "fake/mid?answer=yes",
+                 "--prompts", str(f), "--judge", "reference", "--battles", "40"]) == 0
+    capsys.readouterr()
+    assert main(["arena", "ratings", "--style-control", "--reg", "0.01", "--json", "--bootstrap", "20"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert "style_coefficient" in out and all("rating_style_controlled" in r for r in out["ratings"])
+
+
+def test_arena_serve_starts_on_loopback_and_stops(tmp_path, store_path):
+    import re
+    import signal
+    import time
+    import urllib.request
+
+    f = tmp_path / "p.jsonl"
+    f.write_text('{"prompt": "Say hi"}\n')
+    proc = subprocess.Popen([sys.executable, "-m", "coderouge", "arena", "serve", "fake/a", "fake/b", "--prompts", str(f),
+                             "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    try:
+        url = None
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and url is None:
+            line = proc.stdout.readline()
+            m = re.search(r"http://127\.0\.0\.1:\d+/", line or "")
+            url = m.group(0) if m else None
+        assert url, "the server did not print its address"
+        page = None
+        while page is None and time.monotonic() < deadline:  # printed as it binds; serving starts a moment later
+            try:
+                page = urllib.request.urlopen(url, timeout=10).read().decode()
+            except OSError:
+                time.sleep(0.1)
+        assert "A is better" in page and "fake/a" not in page
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
