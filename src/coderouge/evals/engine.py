@@ -116,7 +116,8 @@ async def _score_generation(runner: Runner, model: str, task: Task) -> list[Item
     reqs = [Request(model, it.messages, max_tokens=it.max_tokens or task.max_tokens, temperature=0.0) for it in items]
 
     def score(it: GenItem, text: str) -> tuple[float, str]:
-        chk = run_check(it.check, text)
+        # a check is a spec for checks.py, or an object with .score(text) -> CheckResult (code tests, answer extraction)
+        chk = it.check.score(text) if hasattr(it.check, "score") else run_check(it.check, text)
         return chk.score, chk.detail
 
     return await _ask_and_score(runner, model, task, reqs, score)
