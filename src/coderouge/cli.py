@@ -73,6 +73,16 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--report", default="reports/demo.html", help="where to write the HTML report (default reports/demo.html)")
     d.add_argument("--models", nargs="+", metavar="MODEL", help="models to compare instead of the default set")
 
+    c = sub.add_parser("compare", parents=[common, run_opts], help="paired comparison of two models on the same items")
+    c.add_argument("model_a", metavar="MODEL_A")
+    c.add_argument("model_b", metavar="MODEL_B")
+    c.add_argument("--task", required=True, help="a task name or a .jsonl task file")
+    c.add_argument("--limit", type=_positive_int, help="a seeded sample of N items")
+    c.add_argument("--seed", type=int, default=1234)
+    c.add_argument("--method", choices=["loglikelihood", "letter"], help="multiple-choice scoring method")
+    c.add_argument("--bootstrap", type=_positive_int, default=10000, help="paired-bootstrap rounds (default 10000)")
+    c.add_argument("--json", action="store_true")
+
     a = sub.add_parser("arena", help="pairwise battles, judges, voting page and ratings")
     asub = a.add_subparsers(dest="arena_command", metavar="ARENA_COMMAND", parser_class=_Parser)
     asub.required = True
@@ -169,6 +179,37 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_compare(args: argparse.Namespace) -> int:
+    from .evals import get_task
+    from .evals.compare import compare
+    from .evals.run import evaluate_many
+    from .providers import get_provider
+    from .store import Store
+
+    _setup(args)
+    if args.model_a == args.model_b:
+        raise UsageError("compare needs two different models")
+    task = get_task(args.task).sample(args.limit, args.seed)
+    for mdl in (args.model_a, args.model_b):
+        get_provider(mdl, base_url=args.base_url)
+    store = Store(args.store)
+    ra, rb = evaluate_many([args.model_a, args.model_b], [task], store, _run_config(args), method=args.method)
+    try:
+        c = compare(ra, rb, rounds=args.bootstrap, seed=args.seed)
+    except ValueError as e:
+        raise UsageError(f"{task.name}: {e}") from None
+    if args.json:
+        print(json.dumps(c.to_json(), indent=2))
+        return 0
+    print(render(["model", "score", "right where the other is wrong"],
+                 [[c.model_a, f"{c.score_a * 100:.1f}%", str(c.a_only)], [c.model_b, f"{c.score_b * 100:.1f}%", str(c.b_only)]],
+                 right={1, 2}))
+    print(f"\n{c.task} ({c.metric}, {c.n} items both answered): {c.sentence()}")
+    for w in c.warnings:
+        print(f"warning: {w}")
+    return 0
+
+
 def cmd_models(args: argparse.Namespace) -> int:
     from .providers import provider_status
 
@@ -200,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     debug = getattr(args, "debug", False) or os.environ.get("CODEROUGE_DEBUG") == "1"
-    handlers = {"eval": cmd_eval, "models": cmd_models, "demo": cmd_demo, "arena": cmd_arena}
+    handlers = {"eval": cmd_eval, "compare": cmd_compare, "models": cmd_models, "demo": cmd_demo, "arena": cmd_arena}
     try:
         return handlers[args.command](args)
     except KeyboardInterrupt:

@@ -53,3 +53,38 @@ def percentile(values: Sequence[float], q: float) -> float | None:
     lo = math.floor(pos)
     hi = min(lo + 1, len(xs) - 1)
     return xs[lo] + (xs[hi] - xs[lo]) * (pos - lo)
+
+
+def mcnemar_exact(b: int, c: int) -> float:
+    """Exact (binomial) two-sided McNemar p-value for the discordant counts b (A right, B wrong) and
+    c (A wrong, B right): P(X <= min(b, c)) doubled, X ~ Binomial(b + c, 1/2), capped at 1."""
+    n = b + c
+    if n == 0:
+        return 1.0
+    k = min(b, c)
+    # sum of C(n, i) / 2^n for i <= k, in logs to stay exact enough for large n
+    log_half_n = -n * math.log(2)
+    total = 0.0
+    log_c = 0.0  # log C(n, 0)
+    for i in range(k + 1):
+        if i:
+            log_c += math.log(n - i + 1) - math.log(i)
+        total += math.exp(log_c + log_half_n)
+    return min(1.0, 2 * total)
+
+
+def paired_bootstrap_diff(x: Sequence[float], y: Sequence[float], rounds: int = 10000, seed: int = 0,
+                          level: float = 0.95) -> tuple[float, float, float]:
+    """Mean difference x - y over paired items and its percentile bootstrap interval (items resampled
+    with replacement, the pairing kept)."""
+    import numpy as np
+
+    xs, ys = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    if xs.shape != ys.shape or xs.size == 0:
+        raise ValueError("paired samples must be non-empty and of equal length")
+    d = xs - ys
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, d.size, size=(rounds, d.size))
+    means = d[idx].mean(axis=1)
+    lo, hi = np.percentile(means, [(1 - level) / 2 * 100, (1 + level) / 2 * 100])
+    return float(d.mean()), float(lo), float(hi)
