@@ -72,3 +72,13 @@ def test_eval_cli_end_to_end_and_cached(store_path, capsys):
     assert [r["value"] for r in rows2] == [r["value"] for r in rows]
     assert con.execute("SELECT COUNT(*) FROM calls").fetchone()[0] == calls
     assert con.execute("SELECT COUNT(*) FROM loglik").fetchone()[0] == logliks
+
+
+def test_completion_mode_continues_the_text_as_written(gemma):
+    r = Request("local/gemma-3-270m", (Message("user", "def add(a, b):\n    return"),), max_tokens=4, raw=True)
+    assert gemma.prompt_text(r) == "def add(a, b):\n    return"
+    chat = Request("local/gemma-3-270m", (Message("user", "Say hi"),))
+    assert gemma.prompt_text(chat).endswith("Answer:")
+    assert r.key() != Request("local/gemma-3-270m", r.messages, max_tokens=4).key()
+    c = asyncio.run(gemma.generate(r))
+    assert c.usage.output_tokens > 0

@@ -101,6 +101,9 @@ class Request:
     stop: tuple[str, ...] = ()
     seed: int | None = None
     sample: int = 0  # index of a repeated sample (pass@k): part of the cache key
+    # completion mode: a base model continues the last user message as written (few-shot "Q: … A:",
+    # code to complete); chat models still get it as a user message
+    raw: bool = False
 
     def params(self) -> dict[str, Any]:
         return {
@@ -110,6 +113,7 @@ class Request:
             "stop": list(self.stop),
             "seed": self.seed,
             "sample": self.sample,
+            **({"raw": True} if self.raw else {}),  # only when set, so earlier cache keys stay valid
         }
 
     @cached_property

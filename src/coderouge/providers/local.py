@@ -231,7 +231,10 @@ class LocalProvider(Provider):
         return f"local:{self.loaded().identity}"
 
     def prompt_text(self, request: Request) -> str:
-        """Plain-text prompt for base models: the conversation written out, ending where the answer starts."""
+        """Plain-text prompt for base models: the conversation written out, ending where the answer starts;
+        in completion mode (`request.raw`), the text as written, for the model to continue."""
+        if request.raw:
+            return "\n\n".join(m.text for m in request.messages)
         parts = []
         for m in request.messages:
             if m.role == "system":
