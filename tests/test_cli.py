@@ -110,3 +110,26 @@ def test_models_lists_every_provider_and_why(store_path):
     st2 = {p["provider"]: p for p in json.loads(r2.stdout)["providers"]}
     assert st2["anthropic"]["usable"] is True
     assert "abcdefghijkl" not in r2.stdout
+
+
+def test_pass_at_k_from_the_command_line(store_path, capsys):
+    # fake/x echoes the prompt back: the program is the prompt twice, never the solution
+    assert main(["eval", "fake/x?answer=%20%20%20%20return%20None", "--task", "humaneval", "--limit", "3",
+                 "--samples", "2", "--k", "1,2", "--json"]) == 0
+    r = json.loads(capsys.readouterr().out)["results"][0]
+    assert r["samples"] == 2 and r["pass@1"] == 0.0 and r["pass@2"] == 0.0 and r["errors"] == 0
+    r2 = cli("eval", "fake/x", "--task", "business", "--samples", "2")
+    assert r2.returncode == 2 and "humaneval only" in r2.stderr
+
+
+def test_shots_and_chat_template_options(store_path, capsys):
+    assert main(["eval", "fake/x?answer=A", "--task", "mmlu", "--limit", "3", "--shots", "2", "--json"]) == 0
+    r = json.loads(capsys.readouterr().out)["results"][0]
+    assert r["shots"] == 2 and "groups" in r
+    from coderouge.cli import _with_chat_template
+
+    assert _with_chat_template("local/gemma-3-270m") == "local/gemma-3-270m?chat=1"
+    assert _with_chat_template("local/m.gguf?n_ctx=8192") == "local/m.gguf?n_ctx=8192&chat=1"
+    assert _with_chat_template("openai/gpt-4o-mini") == "openai/gpt-4o-mini"
+    r3 = cli("eval", "fake/x", "--task", "business", "--shots", "3")
+    assert r3.returncode == 2 and "no few-shot examples" in r3.stderr

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import sys
@@ -58,7 +59,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     e = sub.add_parser("eval", parents=[common, run_opts], help="evaluate models on a task")
     e.add_argument("models", nargs="+", metavar="MODEL", help="provider/model, e.g. openai/gpt-4o-mini local/gemma-3-270m")
-    e.add_argument("--task", required=True, action="append", help="business, arc_easy, or a .jsonl task file (repeatable)")
+    e.add_argument("--task", required=True, action="append",
+                   help="a built-in task (see 'coderouge eval --list-tasks' in the README: business, arc_easy, mmlu, gsm8k, "
+                        "humaneval, …) or a .jsonl task file (repeatable)")
+    e.add_argument("--shots", type=int, help="few-shot examples (default: the task's own, as lm-evaluation-harness)")
+    e.add_argument("--chat-template", action="store_true",
+                   help="local models: format prompts with the model's chat template (instruction-tuned GGUFs)")
+    e.add_argument("--samples", type=_positive_int, help="humaneval: N samples per problem for pass@k")
+    e.add_argument("--k", default="1", help="humaneval with --samples: comma-separated k values (default 1)")
+    e.add_argument("--temperature", type=float, default=0.8, help="humaneval with --samples: sampling temperature (default 0.8)")
     e.add_argument("--limit", type=_positive_int, help="evaluate a seeded sample of N items")
     e.add_argument("--seed", type=int, default=1234, help="seed of the --limit sample (default 1234)")
     e.add_argument("--method", choices=["loglikelihood", "letter"], help="multiple-choice scoring method (default: log-likelihood when the model gives it)")
@@ -153,7 +162,16 @@ def results_table(results: list[Any]) -> str:
 def json_results(results: list[Any]) -> dict[str, Any]:
     keys = ["model", "task", "metric", "value", "ci_low", "ci_high", "n", "errors", "latency_p50_s", "latency_p95_s",
             "cost_usd", "method", "shots", "ttft_p50_s", "input_tokens", "output_tokens"]
-    return {"results": [{k: r.to_json()[k] for k in keys} for r in results]}
+    out = []
+    for r in results:
+        d = r.to_json()
+        row = {k: d[k] for k in keys}
+        if d.get("extra_metrics"):
+            row["extra_metrics"] = d["extra_metrics"]
+        if d.get("groups"):
+            row["groups"] = d["groups"]
+        out.append(row)
+    return {"results": out}
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
@@ -163,11 +181,14 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from .store import Store
 
     _setup(args)
-    tasks = [get_task(t).sample(args.limit, args.seed) for t in args.task]  # validate everything before any call
-    for mdl in args.models:
+    tasks = [get_task(t, shots=args.shots).sample(args.limit, args.seed) for t in args.task]  # validate before any call
+    models = [_with_chat_template(m) for m in args.models] if args.chat_template else args.models
+    for mdl in models:
         get_provider(mdl, base_url=args.base_url)
     store = Store(args.store)
-    results = evaluate_many(args.models, tasks, store, _run_config(args), method=args.method)
+    if args.samples:
+        return _pass_at_k(args, models, tasks, store)
+    results = evaluate_many(models, tasks, store, _run_config(args), method=args.method)
     if args.json:
         print(json.dumps(json_results(results), indent=2))
     else:
@@ -176,6 +197,48 @@ def cmd_eval(args: argparse.Namespace) -> int:
             if r.errors:
                 print(f"\n{r.model} on {r.task}: {r.errors} item(s) failed and are not scored; e.g. {r.error_examples[0]}")
         print(f"\nstore: {store.path}")
+    return 0
+
+
+def _with_chat_template(model: str) -> str:
+    if not model.startswith("local/"):
+        return model  # API models always use their own chat format
+    return model + ("&" if "?" in model else "?") + "chat=1"
+
+
+def _pass_at_k(args: argparse.Namespace, models: list[str], tasks: list[Any], store: Any) -> int:
+    from .evals.humaneval import evaluate_pass_at_k
+    from .runner import Runner
+
+    try:
+        ks = sorted({int(k) for k in args.k.split(",") if k.strip()})
+    except ValueError:
+        raise UsageError(f"--k must be comma-separated whole numbers, got {args.k!r}") from None
+    if any(t.name != "humaneval" for t in tasks):
+        raise UsageError("--samples (pass@k) applies to --task humaneval only")
+    if not ks or any(k < 1 or k > args.samples for k in ks):
+        raise UsageError(f"every --k must be between 1 and --samples ({args.samples}), got {args.k}")
+
+    async def run() -> list[tuple[str, dict[str, Any]]]:
+        runner = Runner(store, _run_config(args))
+        try:
+            out = []
+            for m in models:
+                stop = tuple(tasks[0].meta["stop"]) if runner.provider(m).completion_model else None
+                out.append((m, await evaluate_pass_at_k(runner, m, tasks[0], args.samples, ks, args.temperature, stop=stop)))
+            return out
+        finally:
+            await runner.aclose()
+
+    results = asyncio.run(run())
+    if args.json:
+        print(json.dumps({"results": [{"model": m, "task": "humaneval", "samples": args.samples, "temperature": args.temperature,
+                                       **{k: v for k, v in r.items() if k != "items"}} for m, r in results]}, indent=2))
+        return 0
+    rows = [[m, *[f"{r['pass@' + str(k)] * 100:.1f}%" if r.get('pass@' + str(k)) is not None else "—" for k in ks], str(r["errors"])]
+            for m, r in results]
+    print(render(["model", *[f"pass@{k}" for k in ks], "errors"], rows, right=set(range(1, len(ks) + 2))))
+    print(f"\nhumaneval, {args.samples} samples per problem at temperature {args.temperature:g}; store: {store.path}")
     return 0
 
 

@@ -4,21 +4,23 @@ multiple choice by log-likelihood where the provider gives it, by asking for the
 from __future__ import annotations
 
 import asyncio
+import os
 import hashlib
 import math
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
-from collections.abc import Callable
 from typing import Any
 
-from ..errors import UsageError
-from ..runner import Runner, Progress
-from ..stats import percentile, score_ci
+from ..errors import ProviderError, UsageError
+from ..runner import Progress, Runner
+from ..stats import Z95, percentile, score_ci
 from ..types import Message, Request
 from .checks import run_check
 from .tasks import GenItem, MCItem, Task
 
-LETTERS = "ABCDEFGHIJ"
+LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+LOGLIK_METRICS = ("acc", "acc_norm", "mc2")
 
 
 @dataclass
@@ -57,6 +59,9 @@ class EvalResult:
     items: list[ItemOutcome] = field(default_factory=list, repr=False)
     extra_metrics: dict[str, float] = field(default_factory=dict)
     error_examples: list[str] = field(default_factory=list)
+    # per item group (MMLU subject): {"n": items scored, metric: mean, …}; for a macro-averaged task
+    # `value` is the mean over the groups of their `metric`
+    groups: dict[str, dict[str, float]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
@@ -67,23 +72,39 @@ class EvalResult:
         return d
 
 
+# --- the letter method -------------------------------------------------------------------------
+
+
+def _letter_text(question: str, choices: Sequence[str]) -> str:
+    opts = "\n".join(f"{LETTERS[i]}. {c}" for i, c in enumerate(choices))
+    letters = ", ".join(LETTERS[: len(choices)])
+    return f"Question: {question}\n{opts}\n\nAnswer with the letter of the correct option only ({letters})."
+
+
+def letter_order(item: MCItem) -> tuple[int, ...]:
+    return item.letter_order or tuple(range(len(item.choices)))
+
+
 def letter_prompt(item: MCItem) -> tuple[Message, ...]:
-    opts = "\n".join(f"{LETTERS[i]}. {c}" for i, c in enumerate(item.choices))
-    letters = ", ".join(LETTERS[: len(item.choices)])
-    return (Message("user", f"Question: {item.question}\n{opts}\n\nAnswer with the letter of the correct option only ({letters})."),)
-
-
-_LETTER_RE = re.compile(r"\b([A-J])\b")
+    """The chat prompt of the letter method: the item's few-shot examples as earlier turns (each
+    answered with its letter), then the question with its choices in `letter_order`."""
+    msgs: list[Message] = []
+    for q, choices, gold in item.letter_shots:
+        msgs += [Message("user", _letter_text(q, choices)), Message("assistant", LETTERS[gold])]
+    order = letter_order(item)
+    msgs.append(Message("user", _letter_text(item.question, [item.choices[j] for j in order])))
+    return tuple(msgs)
 
 
 def extract_letter(text: str, n: int) -> int | None:
-    m = re.search(r"(?:answer|option)\s*(?:is|:)?\s*\(?([A-J])\b", text, re.I)
-    cands = [m.group(1).upper()] if m else _LETTER_RE.findall(text.strip()[:200])
-    for c in cands:
-        i = LETTERS.find(c)
-        if 0 <= i < n:
-            return i
-    return None
+    """The option a chat answer picks ("B", "The answer is (B)", "B. Paris"), among the first n letters."""
+    ok = LETTERS[:n]
+    m = re.search(rf"(?:answer|option)\s*(?:is|:)?\s*\(?([{ok}])\b", text, re.IGNORECASE)
+    cands = [m.group(1).upper()] if m else re.findall(rf"\b([{ok}])\b", text.strip()[:200])
+    return LETTERS.index(cands[0]) if cands else None
+
+
+# --- log-likelihood scoring: pure functions ---------------------------------------------------
 
 
 def loglik_key(provider_id: str, context: str, continuation: str) -> str:
@@ -94,18 +115,82 @@ def loglik_key(provider_id: str, context: str, continuation: str) -> str:
     return h.hexdigest()
 
 
+def _argmax(xs: Sequence[float]) -> int:
+    return max(range(len(xs)), key=lambda j: xs[j])  # the first of equal values, as numpy's argmax
+
+
+def mc2_score(logliks: Sequence[float], golds: Sequence[int]) -> float:
+    """TruthfulQA MC2 (lm-eval): the normalised probability mass on the true answers,
+    sum(p_true) / (sum(p_true) + sum(p_false)) with p = exp(loglik). Computed shifted by the largest
+    loglik, which leaves the ratio unchanged and keeps it finite when every p underflows."""
+    m = max(logliks)
+    ps = [math.exp(lp - m) for lp in logliks]
+    return sum(ps[j] for j in set(golds)) / sum(ps)
+
+
+def choice_metrics(logliks: Sequence[float], norm_lengths: Sequence[int], golds: Sequence[int]) -> dict[str, float]:
+    """Per-item acc (argmax of the summed log-probabilities is a correct choice), acc_norm (argmax of
+    loglik / len(choice), lm-evaluation-harness's length normalisation) and mc2."""
+    normed = [lp / n for lp, n in zip(logliks, norm_lengths)]
+    return {"acc": float(_argmax(logliks) in golds), "acc_norm": float(_argmax(normed) in golds),
+            "mc2": mc2_score(logliks, golds)}
+
+
+def macro_mean_ci(groups: dict[str, Sequence[float]]) -> tuple[float, float, float]:
+    """The mean over groups of each group's mean score, with a 95% interval. 0/1 scores: Wilson with
+    Kish's effective sample size (each item weighs 1/(G·n_g)); well-behaved at 0 and 1 and equal to
+    the plain Wilson interval when the groups are the same size. Otherwise the normal approximation
+    with the groups' sample variances."""
+    gs = {g: list(v) for g, v in groups.items() if v}
+    if not gs:
+        return (math.nan, math.nan, math.nan)
+    G = len(gs)
+    mean = sum(sum(v) / len(v) for v in gs.values()) / G
+    if all(s in (0.0, 1.0) for v in gs.values() for s in v):
+        n_eff = G * G / sum(1 / len(v) for v in gs.values())
+        return (mean, *_wilson(mean, n_eff))
+    var = 0.0
+    for v in gs.values():
+        if len(v) < 2:
+            return (mean, math.nan, math.nan)
+        mu = sum(v) / len(v)
+        var += sum((x - mu) ** 2 for x in v) / (len(v) - 1) / len(v)
+    half = Z95 * math.sqrt(var) / G
+    return (mean, mean - half, mean + half)
+
+
+def _wilson(p: float, n: float, z: float = Z95) -> tuple[float, float]:
+    """stats.wilson for a proportion p over a (possibly fractional) sample size n."""
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+# --- running ----------------------------------------------------------------------------------
+
+
 async def _ask_and_score(runner: Runner, model: str, task: Task, reqs: list[Request],
                          score: Callable[[Any, str], tuple[float, str]]) -> list[ItemOutcome]:
     """Send one request per item through the runner and score each answer; a failed call is an
     error outcome, never a wrong answer."""
     results = await runner.run(reqs, desc=f"{model} {task.name}")
+    # scoring may run code (HumanEval's sandbox): off the event loop, as many at once as there are cores
+    gate = asyncio.Semaphore(os.cpu_count() or 2)
+
+    async def scored(it: Any, text: str) -> tuple[float, str]:
+        async with gate:
+            return await asyncio.to_thread(score, it, text)
+
+    scores = await asyncio.gather(*(scored(it, r.completion.text) for it, r in zip(task.items, results) if r.completion is not None))
+    it_scores = iter(scores)
     out = []
     for it, res in zip(task.items, results):
         if res.completion is None:
             out.append(ItemOutcome(it.id, "error", None, str(res.error), res.key))
             continue
         c = res.completion
-        value, detail = score(it, c.text)
+        value, detail = next(it_scores)
         out.append(ItemOutcome(it.id, "ok", value, detail, res.key, c.latency_s, c.ttft_s,
                                c.usage.input_tokens, c.usage.output_tokens, c.cost_usd))
     return out
@@ -113,7 +198,12 @@ async def _ask_and_score(runner: Runner, model: str, task: Task, reqs: list[Requ
 
 async def _score_generation(runner: Runner, model: str, task: Task) -> list[ItemOutcome]:
     items: list[GenItem] = list(task.items)  # type: ignore[arg-type]
-    reqs = [Request(model, it.messages, max_tokens=it.max_tokens or task.max_tokens, temperature=0.0) for it in items]
+    # few-shot and code-completion prompts: a base model continues the text and stops at the task's
+    # stop sequences; chat models answer the same text as a user turn and stop on their own
+    raw = bool(task.meta.get("raw"))
+    stop = tuple(task.meta.get("stop", ())) if raw and runner.provider(model).completion_model else ()
+    reqs = [Request(model, it.messages, max_tokens=it.max_tokens or task.max_tokens, temperature=0.0, stop=stop, raw=raw)
+            for it in items]
 
     def score(it: GenItem, text: str) -> tuple[float, str]:
         # a check is a spec for checks.py, or an object with .score(text) -> CheckResult (code tests, answer extraction)
@@ -128,95 +218,194 @@ async def _score_letters(runner: Runner, model: str, task: Task) -> list[ItemOut
     reqs = [Request(model, letter_prompt(it), max_tokens=task.max_tokens, temperature=0.0) for it in items]
 
     def score(it: MCItem, text: str) -> tuple[float, str]:
+        order = letter_order(it)
         picked = extract_letter(text, len(it.choices))
-        return float(picked == it.gold), "" if picked == it.gold else f"answered {text.strip()[:40]!r}, gold {LETTERS[it.gold]}"
+        ok = picked is not None and order[picked] in it.correct
+        gold = ", ".join(LETTERS[order.index(g)] for g in it.correct)
+        return float(ok), "" if ok else f"answered {text.strip()[:40]!r}, gold {gold}"
 
     return await _ask_and_score(runner, model, task, reqs, score)
 
 
-async def _score_loglik(runner: Runner, model: str, task: Task, batch_items: int = 8) -> tuple[list[ItemOutcome], float]:
-    """acc: argmax of summed log-probabilities; acc_norm: divided by the continuation's length in bytes
-    (lm-evaluation-harness's definitions)."""
+@dataclass
+class _Loglik:
+    outcomes: list[ItemOutcome]
+    metrics: list[dict[str, float] | None]  # per item, None for a failed item
+
+
+async def _score_loglik(runner: Runner, model: str, task: Task, batch_items: int = 8) -> _Loglik:
+    """Ask for log P(continuation | context) of every choice of every item (cached in the store), then
+    score each item: acc, acc_norm and mc2 (`choice_metrics`). A batch the provider refuses (a prompt
+    longer than its window) is retried item by item; an item that still fails is an error outcome."""
     provider = runner.provider(model)
     items: list[MCItem] = list(task.items)  # type: ignore[arg-type]
     store = runner.store
     pid = provider.identity()  # type: ignore[attr-defined]
-    pairs = [[(it.context, " " + ch) for ch in it.choices] for it in items]
+    pairs = [it.pairs() for it in items]
     keys = [[loglik_key(pid, c, x) for c, x in ps] for ps in pairs]
     have = store.loglik_get([k for ks in keys for k in ks]) if (store and runner.config.use_cache) else {}
+    failed: dict[int, str] = {}
     out: list[ItemOutcome] = []
-    norm_correct = 0
+    metrics: list[dict[str, float] | None] = []
     todo = sum(1 for ks in keys if any(k not in have for k in ks))
     progress = Progress(todo, runner.config.progress if todo >= 20 else False, f"{model} {task.name}", unit="item")
-    for start in range(0, len(items), batch_items):
-        idx = range(start, min(start + batch_items, len(items)))
-        need = [(i, j) for i in idx for j in range(len(pairs[i])) if keys[i][j] not in have]
-        if need:
-            t0 = asyncio.get_running_loop().time()
-            got = await asyncio.to_thread(provider.loglikelihood, [pairs[i][j] for i, j in need])  # type: ignore[attr-defined]
-            dt = asyncio.get_running_loop().time() - t0
-            rows = []
-            for (i, j), (lp, greedy, ntok) in zip(need, got):
-                have[keys[i][j]] = (lp, greedy, ntok)
-                rows.append((keys[i][j], lp, greedy, ntok))
-            if store:
-                store.loglik_put(model, rows)
-            per_item = dt / max(1, len({i for i, _ in need}))
-            progress.update(len({i for i, _ in need}))
-        else:
+
+    async def ask(need: list[tuple[int, int]]) -> None:
+        # identical pairs (the same item scored twice) are asked once
+        uniq = list(dict.fromkeys(keys[i][j] for i, j in need))
+        by_key = {keys[i][j]: pairs[i][j] for i, j in need}
+        got = await asyncio.to_thread(provider.loglikelihood, [by_key[k] for k in uniq])  # type: ignore[attr-defined]
+        rows = []
+        for k, (lp, greedy, ntok) in zip(uniq, got):
+            have[k] = (lp, greedy, ntok)
+            rows.append((k, lp, greedy, ntok))
+        if store:
+            store.loglik_put(model, rows)
+
+    try:
+        for start in range(0, len(items), batch_items):
+            idx = range(start, min(start + batch_items, len(items)))
+            need = [(i, j) for i in idx for j in range(len(pairs[i])) if keys[i][j] not in have]
             per_item = None
-        for i in idx:
-            it = items[i]
-            lps = [have[k][0] for k in keys[i]]
-            best = max(range(len(lps)), key=lambda j: lps[j])
-            normed = [lp / max(1, len(x.encode("utf-8"))) for lp, (_, x) in zip(lps, pairs[i])]
-            best_n = max(range(len(normed)), key=lambda j: normed[j])
-            norm_correct += int(best_n == it.gold)
-            ntok = sum(have[k][2] for k in keys[i])
-            detail = "" if best == it.gold else f"chose {LETTERS[best]}, gold {LETTERS[it.gold]}"
-            out.append(ItemOutcome(it.id, "ok", float(best == it.gold), detail, None, per_item, None, ntok, 0, 0.0))
-    progress.close()
-    return out, norm_correct / max(1, len(items))
+            if need:
+                loop = asyncio.get_running_loop()
+                t0 = loop.time()
+                try:
+                    await ask(need)
+                except ProviderError:
+                    for i in sorted({i for i, _ in need}):
+                        try:
+                            await ask([(i, j) for j in range(len(pairs[i])) if keys[i][j] not in have])
+                        except ProviderError as e:
+                            failed[i] = str(e)
+                n_asked = len({i for i, _ in need})
+                per_item = (loop.time() - t0) / max(1, n_asked)
+                progress.update(n_asked)
+            for i in idx:
+                it = items[i]
+                if i in failed:
+                    out.append(ItemOutcome(it.id, "error", None, failed[i]))
+                    metrics.append(None)
+                    continue
+                lps = [have[k][0] for k in keys[i]]
+                m = choice_metrics(lps, it.norm_lengths(), it.correct)
+                best = _argmax(lps)
+                detail = "" if m["acc"] else f"chose {LETTERS[best]}, gold {', '.join(LETTERS[g] for g in it.correct)}"
+                ntok = sum(have[k][2] for k in keys[i])
+                out.append(ItemOutcome(it.id, "ok", m[task.metric], detail, None, per_item, None, ntok, 0, 0.0))
+                metrics.append(m)
+    finally:
+        progress.close()
+    return _Loglik(out, metrics)
 
 
-def _summarise(model: str, task: Task, outcomes: list[ItemOutcome], method: str, extra: dict[str, float]) -> EvalResult:
+def _group_scores(task: Task, outcomes: list[ItemOutcome], metrics: list[dict[str, float] | None] | None,
+                  names: Sequence[str]) -> dict[str, dict[str, float]]:
+    groups: dict[str, dict[str, list[float]]] = {}
+    for k, (it, o) in enumerate(zip(task.items, outcomes)):
+        g = getattr(it, "group", "")
+        if not g or o.status != "ok":
+            continue
+        per = metrics[k] if metrics is not None else {names[0]: o.score or 0.0}
+        acc = groups.setdefault(g, {m: [] for m in names})
+        for m in names:
+            acc[m].append(per[m])  # type: ignore[index]
+    return {g: {"n": float(len(v[names[0]])), **{m: sum(xs) / len(xs) for m, xs in v.items()}}
+            for g, v in sorted(groups.items())}
+
+
+def _summarise(model: str, task: Task, outcomes: list[ItemOutcome], method: str,
+               metrics: list[dict[str, float] | None] | None = None) -> EvalResult:
     ok = [o for o in outcomes if o.status == "ok"]
     errs = [o for o in outcomes if o.status != "ok"]
-    value, lo, hi = score_ci([o.score or 0.0 for o in ok])
+    metric = "acc" if method == "letter" else task.metric
+    extra: dict[str, float] = {}
+    names = [metric]
+    if metrics is not None:  # log-likelihood: acc and acc_norm always (mc2 for its task), the headline first
+        names += [m for m in LOGLIK_METRICS if m != metric and m != "mc2"]
+        scored = [m for m in metrics if m is not None]
+        extra = {m: sum(s[m] for s in scored) / len(scored) for m in names} if scored else {}
+    groups = _group_scores(task, outcomes, metrics, names)
+    if task.aggregate == "macro" and groups:
+        per_group = {g: [o.score or 0.0 for it, o in zip(task.items, outcomes) if o.status == "ok" and it.group == g]  # type: ignore[union-attr]
+                     for g in groups}
+        value, lo, hi = macro_mean_ci(per_group)
+        extra[f"micro_{metric}"] = sum(o.score or 0.0 for o in ok) / len(ok)
+        if metrics is not None:  # every metric as a mean over the groups too
+            extra.update({m: sum(v[m] for v in groups.values()) / len(groups) for m in names})
+    else:
+        value, lo, hi = score_ci([o.score or 0.0 for o in ok])
     lats = [o.latency_s for o in ok if o.latency_s is not None]
     ttfts = [o.ttft_s for o in ok if o.ttft_s is not None]
     costs = [o.cost_usd for o in ok]
     cost = None if any(c is None for c in costs) else float(sum(c for c in costs if c is not None))
+    if method == "letter":
+        items: list[MCItem] = list(task.items)  # type: ignore[arg-type]
+        shots = len(items[0].letter_shots) if items else 0
+        prompt_format = "letter choice (A/B/C/D), chat" + (f", {shots} example turns" if shots else "")
+    else:
+        shots, prompt_format = task.shots, task.prompt_format
     return EvalResult(
-        model=model, task=task.name, metric=task.metric if method != "letter" else "acc", value=value,
+        model=model, task=task.name, metric=metric, value=value,
         ci_low=lo, ci_high=hi, n=len(ok), errors=len(errs),
         latency_p50_s=percentile(lats, 50), latency_p95_s=percentile(lats, 95), ttft_p50_s=percentile(ttfts, 50),
         input_tokens=sum(o.input_tokens for o in ok), output_tokens=sum(o.output_tokens for o in ok),
-        cost_usd=cost, method=method, shots=task.shots,
-        prompt_format=task.prompt_format if method != "letter" else "letter choice (A/B/C/D), chat",
-        items=outcomes, extra_metrics=extra, error_examples=sorted({o.detail for o in errs})[:3],
+        cost_usd=cost, method=method, shots=shots, prompt_format=prompt_format,
+        items=outcomes, extra_metrics=extra, error_examples=sorted({o.detail for o in errs})[:3], groups=groups,
     )
 
 
+def _backend_settings(provider: Any) -> dict[str, Any]:
+    """Settings of the scoring backend that change log-likelihoods (recorded with the result)."""
+    loaded = getattr(provider, "loaded", None)
+    if callable(loaded):
+        m = loaded()
+        if hasattr(m, "flash_attn"):
+            return {"flash_attn": bool(m.flash_attn)}
+    return {}
+
+
+def choose_method(task: Task, model: str, can_loglik: bool, method: str | None) -> str:
+    """log-likelihood where the provider gives it, else the letter; a clear error where neither works."""
+    method = method or ("loglikelihood" if can_loglik else "letter")
+    if method == "loglikelihood" and not can_loglik:
+        alt = f"use the letter method for {task.name}" if task.letter_ok else _no_letter_hint(task)
+        raise UsageError(f"{model} cannot give log-probabilities; {alt}")
+    if method == "letter" and not task.letter_ok:
+        if can_loglik:
+            raise UsageError(f"{task.name} is scored from the probabilities of every answer, which the letter method "
+                             f"does not give; score it by log-likelihood (the default for {model})")
+        raise UsageError(f"{task.name} is scored from the probabilities of every answer, so it needs log-probabilities, "
+                         f"which {model} cannot give; {_no_letter_hint(task)}")
+    return method
+
+
+def _no_letter_hint(task: Task) -> str:
+    alt = {"truthfulqa_mc2": "truthfulqa_mc1"}.get(task.name)
+    return ("run it on a model that gives log-probabilities (local/…)"
+            + (f", or run {alt} (the letter method works there)" if alt else ""))
+
+
 async def evaluate_async(runner: Runner, model: str, task: Task, method: str | None = None) -> EvalResult:
+    config: dict[str, Any] = {}
     if task.kind == "generate":
         outcomes = await _score_generation(runner, model, task)
-        res = _summarise(model, task, outcomes, "generate", {})
+        res = _summarise(model, task, outcomes, "generate")
     else:
         provider = runner.provider(model)
-        can_loglik = hasattr(provider, "loglikelihood")
-        method = method or ("loglikelihood" if can_loglik else "letter")
-        if method == "loglikelihood" and not can_loglik:
-            raise UsageError(f"{model} cannot give log-probabilities; use the letter method for {task.name}")
+        method = choose_method(task, model, hasattr(provider, "loglikelihood"), method)
         if method == "loglikelihood":
-            outcomes, acc_norm = await _score_loglik(runner, model, task)
-            res = _summarise(model, task, outcomes, method, {"acc_norm": acc_norm})
+            scored = await _score_loglik(runner, model, task)
+            outcomes = scored.outcomes
+            res = _summarise(model, task, outcomes, method, scored.metrics)
+            config = _backend_settings(provider)
         else:
             outcomes = await _score_letters(runner, model, task)
-            res = _summarise(model, task, outcomes, method, {})
+            res = _summarise(model, task, outcomes, method)
     if runner.store is not None:
         runner.store.save_eval(
-            model, task.name, {"method": res.method, "shots": res.shots, "prompt_format": res.prompt_format, **task.meta},
+            model, task.name, {"method": res.method, "shots": res.shots, "prompt_format": res.prompt_format,
+                               **task.meta, **config},
             res.to_json(), [(o.item_id, o.status, o.score, o.detail, o.call_key) for o in outcomes],
         )
     return res

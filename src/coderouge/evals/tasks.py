@@ -1,4 +1,6 @@
-"""Task definitions and loading: the built-in `business` suite, ARC-Easy, and a team's own JSONL files.
+"""Task definitions and the task registry: the built-in `business` suite, the multiple-choice
+benchmarks named as in lm-evaluation-harness (one small module each under `evals/mc/`), and a
+team's own JSONL files.
 
 A task file is JSON Lines, one item a line:
     {"id": "...", "prompt": "...", "system": "... (optional)", "check": {...}, "max_tokens": 400 (optional)}
@@ -7,9 +9,12 @@ A task file is JSON Lines, one item a line:
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
+import importlib
 import json
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -17,8 +22,9 @@ from typing import Any, Literal
 
 from ..errors import TaskFileError, UsageError
 from ..types import Message
-from . import data
 from .checks import CheckSpecError, validate_check
+
+FEWSHOT_SEED = 1234  # lm-evaluation-harness's default fewshot_seed
 
 
 @dataclass(frozen=True)
@@ -32,11 +38,42 @@ class GenItem:
 
 @dataclass(frozen=True)
 class MCItem:
+    """One multiple-choice item.
+
+    Log-likelihood scoring asks the model for log P(continuation_i | context_i) for each choice i.
+    By default every choice shares `context` and its continuation is " " + choice (lm-eval's target
+    delimiter); `continuations` overrides the continuations and `contexts` gives each choice its own
+    context (WinoGrande's partial scoring: the option changes the context, the rest of the sentence
+    is the shared continuation). The letter method shows `question` and `choices` instead.
+    """
+
     id: str
     question: str  # the bare question, for the letter prompt
-    context: str  # the context for log-likelihood scoring
+    context: str  # the context for log-likelihood scoring (few-shot examples included)
     choices: tuple[str, ...]
     gold: int
+    continuations: tuple[str, ...] = ()  # per choice; default " " + choice
+    contexts: tuple[str, ...] = ()  # per choice; default `context` for all
+    golds: tuple[int, ...] = ()  # every correct choice (TruthfulQA MC2); default (gold,)
+    group: str = ""  # e.g. the MMLU subject; results report per-group scores
+    letter_shots: tuple[tuple[str, tuple[str, ...], int], ...] = ()  # (question, choices, gold) shown before, letter method
+    letter_order: tuple[int, ...] = ()  # the order the letter prompt shows the choices in; default as given
+
+    def pairs(self) -> list[tuple[str, str]]:
+        """(context, continuation) for each choice, in choice order."""
+        conts = self.continuations or tuple(" " + c for c in self.choices)
+        ctxs = self.contexts or (self.context,) * len(conts)
+        return list(zip(ctxs, conts))
+
+    @property
+    def correct(self) -> tuple[int, ...]:
+        return self.golds or (self.gold,)
+
+    def norm_lengths(self) -> list[int]:
+        """The lengths acc_norm divides by: lm-evaluation-harness uses len(choice) in characters, the
+        choice without the target delimiter (`completion_len = [len(c) for c in doc_to_choice(doc)]`)."""
+        conts = self.continuations or tuple(" " + c for c in self.choices)
+        return [max(1, len(c.removeprefix(" "))) for c in conts]
 
 
 @dataclass(frozen=True)
@@ -44,14 +81,16 @@ class Task:
     name: str
     kind: Literal["generate", "multiple_choice"]
     items: tuple[GenItem, ...] | tuple[MCItem, ...]
-    metric: str
+    metric: str  # the headline metric: pass_rate, acc, acc_norm, mc2, …
     description: str = ""
     max_tokens: int = 512
     shots: int = 0
     prompt_format: str = ""
     meta: dict[str, Any] = field(default_factory=dict)
+    letter_ok: bool = True  # multiple choice: can be scored by asking for the letter (chat APIs)
+    aggregate: Literal["mean", "macro"] = "mean"  # macro: the mean over item groups (MMLU subjects)
 
-    def sample(self, limit: int | None, seed: int = 1234) -> "Task":
+    def sample(self, limit: int | None, seed: int = 1234) -> Task:
         """A seeded sample of `limit` items (all items, in order, when limit is None or large enough)."""
         if limit is None or limit >= len(self.items):
             return self
@@ -59,8 +98,8 @@ class Task:
             raise UsageError(f"--limit must be positive, got {limit}")
         idx = sorted(random.Random(seed).sample(range(len(self.items)), limit))
         items = tuple(self.items[i] for i in idx)
-        return Task(self.name, self.kind, items, self.metric, self.description, self.max_tokens, self.shots,
-                    self.prompt_format, {**self.meta, "sample_seed": seed, "sampled_from": len(self.items)})  # type: ignore[arg-type]
+        return dataclasses.replace(self, items=items,  # type: ignore[arg-type]
+                                   meta={**self.meta, "sample_seed": seed, "sampled_from": len(self.items)})
 
 
 def load_task_file(path: str | Path, name: str | None = None) -> Task:
@@ -109,7 +148,8 @@ def load_task_file(path: str | Path, name: str | None = None) -> Task:
                 description=f"tasks from {path}", max_tokens=512, prompt_format="chat, user prompt as written")
 
 
-def _business() -> Task:
+def _business(shots: int | None, fewshot_seed: int) -> Task:
+    _no_shots("business", shots)
     ref = resources.files("coderouge.evals") / "data" / "business.jsonl"
     with resources.as_file(ref) as p:
         t = load_task_file(p, "business")
@@ -118,49 +158,77 @@ def _business() -> Task:
                 max_tokens=400, prompt_format="chat, user prompt as written")
 
 
-def _read_jsonl(path: Path, what: str) -> list[dict[str, Any]]:
-    rows = []
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError as e:
-                raise TaskFileError(str(path), lineno, f"{what}: invalid JSON: {e.msg}") from None
-    return rows
+def _no_shots(name: str, shots: int | None) -> None:
+    if shots:
+        raise UsageError(f"{name} has no few-shot examples; --shots applies to the multiple-choice benchmarks")
 
 
-def _arc_easy() -> Task:
-    path = data.resolve(data.ARC_EASY)
-    items = []
-    for i, row in enumerate(_read_jsonl(path, "ARC-Easy"), start=1):
-        try:
-            query, choices, gold = row["query"], tuple(row["choices"]), int(row["gold"])
-        except (KeyError, TypeError, ValueError) as e:
-            raise TaskFileError(str(path), i, f"ARC-Easy record lacks query/choices/gold: {e}") from None
-        question = query[len("Question: "):] if query.startswith("Question: ") else query
-        # lm-evaluation-harness arc_easy: "Question: {q}\nAnswer:" + " {choice}"
-        items.append(MCItem(f"arc_easy-{i}", question, f"Question: {question}\nAnswer:", choices, gold))
-    return Task("arc_easy", "multiple_choice", tuple(items), "acc",
-                description="ARC-Easy test (AI2 Reasoning Challenge), 0-shot",
-                max_tokens=32, prompt_format="Question: {question}\\nAnswer: {choice}")
+# --- registry ----------------------------------------------------------------------------------
+# A builder takes (shots, fewshot_seed): shots None means the task's own default (lm-eval's).
+
+Builder = Callable[[int | None, int], Task]
 
 
-BUILTIN = {"business": _business, "arc_easy": _arc_easy}
+def _lazy(module: str, func: str) -> Builder:
+    """A builder that imports its module only when the task is asked for."""
+
+    def build(shots: int | None, fewshot_seed: int) -> Task:
+        mod = importlib.import_module(module, __package__)
+        return getattr(mod, func)(shots=shots, seed=fewshot_seed)
+
+    return build
+
+
+def _gsm8k(shots: int | None, fewshot_seed: int) -> Task:
+    from .gsm8k import load_gsm8k
+
+    return load_gsm8k(8 if shots is None else shots)  # lm-eval's gsm8k_cot: its 8 fixed exemplars
+
+
+def _humaneval(shots: int | None, fewshot_seed: int) -> Task:
+    from .humaneval import load_humaneval
+
+    _no_shots("humaneval", shots)
+    return load_humaneval()
+
+
+BUILTIN: dict[str, Builder] = {
+    "business": _business,
+    "arc_easy": _lazy(".mc.arc", "arc_easy"),
+    "arc_challenge": _lazy(".mc.arc", "arc_challenge"),
+    "piqa": _lazy(".mc.piqa", "piqa"),
+    "boolq": _lazy(".mc.boolq", "boolq"),
+    "winogrande": _lazy(".mc.winogrande", "winogrande"),
+    "hellaswag": _lazy(".mc.hellaswag", "hellaswag"),
+    "truthfulqa_mc1": _lazy(".mc.truthfulqa", "truthfulqa_mc1"),
+    "truthfulqa_mc2": _lazy(".mc.truthfulqa", "truthfulqa_mc2"),
+    "mmlu": _lazy(".mc.mmlu", "mmlu"),
+    "gsm8k": _gsm8k,
+    "humaneval": _humaneval,
+}
+
+
+def register_task(name: str, builder: Builder) -> None:
+    """Add a built-in task: `builder(shots, fewshot_seed)` returns the Task (shots None: its default)."""
+    BUILTIN[name] = builder
 
 
 def task_names() -> list[str]:
     return sorted(BUILTIN)
 
 
-def get_task(name: str) -> Task:
+def get_task(name: str, shots: int | None = None, fewshot_seed: int = FEWSHOT_SEED) -> Task:
+    """A built-in task by name, or a .jsonl task file. `shots` overrides the task's number of few-shot
+    examples (None: the task's default, lm-evaluation-harness's); `fewshot_seed` seeds their choice."""
+    if shots is not None and shots < 0:
+        raise UsageError(f"--shots must be 0 or more, got {shots}")
     if name in BUILTIN:
-        return BUILTIN[name]()
+        return BUILTIN[name](shots, fewshot_seed)
     p = Path(name)
     if p.suffix in (".jsonl", ".json") or p.exists():
         if not p.exists():
             raise TaskFileError(name, None, "no such file")
+        _no_shots(name, shots)
         return load_task_file(p)
     close = difflib.get_close_matches(name, task_names(), n=3)
     hint = f"; did you mean {', '.join(close)}?" if close else ""

@@ -48,6 +48,11 @@ class Provider(ABC):
     supports_images: ClassVar[bool] = False
     default_concurrency: ClassVar[int] = 8
 
+    @property
+    def completion_model(self) -> bool:
+        """A base model that continues text (stop sequences matter), not a chat model that answers turns."""
+        return False
+
     def __init__(self, model: str, *, base_url: str | None = None, options: dict[str, str] | None = None):
         self.model = model
         self.base_url = base_url

@@ -222,6 +222,10 @@ class LocalProvider(Provider):
         self.chat = self.options.get("chat") == "1"
         self._loaded: _Loaded | None = None
 
+    @property
+    def completion_model(self) -> bool:
+        return not self.chat
+
     def loaded(self) -> _Loaded:
         if self._loaded is None:
             self._loaded = _load(self.path, self.n_ctx, self.threads)
