@@ -99,8 +99,8 @@ class _Loaded:
         self.n_vocab = self.llm.n_vocab()
         self.threads = threads
         self._score_ctx: Any = None
-        self.n_seq_max = 16
-        self.n_batch = 2048
+        self.n_seq_max = 32
+        self.n_batch = 4096  # the scoring window: the longest item (context + all its choices) that fits
         self.flash_attn = False
         with open(path, "rb") as f:
             head = f.read(1 << 20)
@@ -131,59 +131,82 @@ class _Loaded:
             if not ctx:
                 raise ProviderError("llama.cpp could not create a scoring context", provider="local")
             self._score_ctx = ctx
-            self._batch = lc.llama_batch_init(self.n_batch, 0, 1)
+            self._batch = lc.llama_batch_init(self.n_batch, 0, self.n_seq_max)
         return self._score_ctx
 
     def score(self, seqs: list[tuple[list[int], int]]) -> list[tuple[float, bool]]:
-        """seqs: (tokens, n_context). Returns (sum log P(continuation tokens), all greedy) for each."""
+        """seqs: (tokens, n_context). Returns (sum log P(continuation tokens), all greedy) for each.
+
+        Sequences with the same context share it: its tokens go into the batch once, tagged with every
+        choice's sequence id (llama.cpp's unified KV cache lets one cell belong to several sequences), so
+        the context is computed once per item, not once per choice. Whole items are packed into each
+        decode call, and logits are asked for only where a continuation token is predicted."""
         lc = self.lc
         ctx = self._scoring_ctx()
         out: list[tuple[float, bool]] = [(0.0, False)] * len(seqs)
-        order = list(range(len(seqs)))
-        i = 0
-        while i < len(order):
-            # pack whole sequences into one decode call
-            group: list[int] = []
-            total = 0
-            while i < len(order) and len(group) < self.n_seq_max:
-                n = len(seqs[order[i]][0]) - 1  # the last token is only a target
-                if n > self.n_batch:
-                    raise BadRequestError(f"sequence of {n} tokens exceeds the scoring window {self.n_batch}", provider="local")
-                if total + n > self.n_batch:
-                    break
-                group.append(order[i])
-                total += n
-                i += 1
+        # group by identical context; a group larger than the sequence limit is split
+        by_ctx: dict[tuple[int, ...], list[int]] = {}
+        for si, (toks, n_ctx) in enumerate(seqs):
+            by_ctx.setdefault(tuple(toks[:n_ctx]), []).append(si)
+        groups = []
+        for context, members in by_ctx.items():
+            for c in range(0, len(members), self.n_seq_max):
+                chunk = members[c:c + self.n_seq_max]
+                cost = len(context) + sum(len(seqs[si][0]) - len(context) - 1 for si in chunk)
+                if cost > self.n_batch:
+                    raise BadRequestError(f"an item of {cost} tokens exceeds the scoring window {self.n_batch}", provider="local")
+                groups.append((context, chunk, cost))
+        g = 0
+        while g < len(groups):
+            pack, tokens, nseq = [], 0, 0
+            while g < len(groups) and tokens + groups[g][2] <= self.n_batch and nseq + len(groups[g][1]) <= self.n_seq_max:
+                pack.append(groups[g])
+                tokens += groups[g][2]
+                nseq += len(groups[g][1])
+                g += 1
             b = self._batch
             k = 0
-            wanted: list[tuple[int, int, int]] = []  # (seq index, batch row, target token)
-            for sid, si in enumerate(group):
-                toks, n_ctx = seqs[si]
-                for pos, t in enumerate(toks[:-1]):
-                    b.token[k] = t
-                    b.pos[k] = pos
-                    b.n_seq_id[k] = 1
-                    b.seq_id[k][0] = sid
-                    scored = pos >= n_ctx - 1
-                    b.logits[k] = 1 if scored else 0
-                    if scored:
-                        wanted.append((si, k, toks[pos + 1]))
+            wanted: list[tuple[int, int, int]] = []  # (sequence index, batch row, target token)
+            sid = 0
+            for context, chunk, _ in pack:
+                ids = list(range(sid, sid + len(chunk)))
+                sid += len(chunk)
+                L = len(context)
+                for pos, t in enumerate(context):
+                    b.token[k], b.pos[k], b.n_seq_id[k] = t, pos, len(ids)
+                    for n, s_id in enumerate(ids):
+                        b.seq_id[k][n] = s_id
+                    b.logits[k] = 1 if pos == L - 1 else 0
                     k += 1
+                ctx_row = k - 1  # its logits predict every choice's first continuation token
+                for s_id, si in zip(ids, chunk):
+                    toks = seqs[si][0]
+                    wanted.append((si, ctx_row, toks[L]))
+                    for pos in range(L, len(toks) - 1):
+                        b.token[k], b.pos[k], b.n_seq_id[k] = toks[pos], pos, 1
+                        b.seq_id[k][0] = s_id
+                        b.logits[k] = 1
+                        wanted.append((si, k, toks[pos + 1]))
+                        k += 1
             b.n_tokens = k
             lc.llama_memory_clear(lc.llama_get_memory(ctx), True)
             rc = lc.llama_decode(ctx, b)
             if rc != 0:
                 raise ProviderError(f"llama_decode failed with code {rc}", provider="local")
+            rows: dict[int, tuple[np.ndarray, float, int]] = {}  # a shared row's log-softmax is computed once
             sums: dict[int, float] = {}
             greedy: dict[int, bool] = {}
             for si, row, target in wanted:
-                logits = np.ctypeslib.as_array(lc.llama_get_logits_ith(ctx, row), shape=(self.n_vocab,))
-                m = float(logits.max())
-                lse = m + float(np.log(np.exp(logits - m).sum()))
+                if row not in rows:
+                    logits = np.ctypeslib.as_array(lc.llama_get_logits_ith(ctx, row), shape=(self.n_vocab,))
+                    m = float(logits.max())
+                    rows[row] = (logits, m + float(np.log(np.exp(logits - m).sum())), int(logits.argmax()))
+                logits, lse, top = rows[row]
                 sums[si] = sums.get(si, 0.0) + float(logits[target]) - lse
-                greedy[si] = greedy.get(si, True) and int(logits.argmax()) == target
-            for si in group:
-                out[si] = (sums.get(si, 0.0), greedy.get(si, True))
+                greedy[si] = greedy.get(si, True) and top == target
+            for _, chunk, _ in pack:
+                for si in chunk:
+                    out[si] = (sums[si], greedy[si])
         return out
 
 
