@@ -133,3 +133,19 @@ def test_shots_and_chat_template_options(store_path, capsys):
     assert _with_chat_template("openai/gpt-4o-mini") == "openai/gpt-4o-mini"
     r3 = cli("eval", "fake/x", "--task", "business", "--shots", "3")
     assert r3.returncode == 2 and "no few-shot examples" in r3.stderr
+
+
+def test_mt_bench_and_ifeval_from_the_command_line(store_path, capsys):
+    judge = "fake/j?answer=Rating:%20%5B%5B6%5D%5D"
+    assert main(["eval", "fake/x?answer=Hello", "--task", "mt_bench", "--judge", judge, "--limit", "3"]) == 0
+    line = [l for l in capsys.readouterr().out.splitlines() if l.startswith("fake/x")][0]
+    assert " 6.00 " in line and "6.00–6.00" in line and "600.0%" not in line  # a 1-10 rating, not a share
+    assert main(["eval", "fake/x", "--task", "ifeval", "--limit", "10", "--json"]) == 0
+    r = json.loads(capsys.readouterr().out)["results"][0]
+    assert set(r["extra_metrics"]) == {"prompt_level_strict_acc", "inst_level_strict_acc", "prompt_level_loose_acc", "inst_level_loose_acc"}
+    assert r["extra_metrics"]["prompt_level_strict_acc"] == pytest.approx(r["value"])
+    for args, needle in ((["eval", "fake/x", "--task", "mt_bench"], "needs --judge"),
+                         (["eval", "fake/x", "--task", "business", "--judge", "fake/j"], "mt_bench only"),
+                         (["eval", "fake/x", "--task", "mt_bench", "--task", "business", "--judge", "fake/j"], "on its own")):
+        r = cli(*args)
+        assert r.returncode == 2 and needle in r.stderr

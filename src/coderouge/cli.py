@@ -65,6 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--shots", type=int, help="few-shot examples (default: the task's own, as lm-evaluation-harness)")
     e.add_argument("--chat-template", action="store_true",
                    help="local models: format prompts with the model's chat template (instruction-tuned GGUFs)")
+    e.add_argument("--judge", help="mt_bench: the judge model (provider/model) that grades each turn 1-10")
+    e.add_argument("--temperature-zero", action="store_true", help="mt_bench: answer at temperature 0 in every category")
     e.add_argument("--samples", type=_positive_int, help="humaneval: N samples per problem for pass@k")
     e.add_argument("--k", default="1", help="humaneval with --samples: comma-separated k values (default 1)")
     e.add_argument("--temperature", type=float, default=0.8, help="humaneval with --samples: sampling temperature (default 0.8)")
@@ -150,8 +152,12 @@ def _setup(args: argparse.Namespace) -> None:
 def results_table(results: list[Any]) -> str:
     rows = []
     for r in results:
-        ci = "—" if r.n == 0 else f"{r.ci_low * 100:.1f}–{r.ci_high * 100:.1f}"
-        value = "—" if r.n == 0 else f"{r.value * 100:.1f}%"
+        if r.metric.startswith("score_"):  # a rating scale (MT-Bench's 1-10), not a share
+            ci = "—" if r.n == 0 else f"{r.ci_low:.2f}–{r.ci_high:.2f}"
+            value = "—" if r.n == 0 else f"{r.value:.2f}"
+        else:
+            ci = "—" if r.n == 0 else f"{r.ci_low * 100:.1f}–{r.ci_high * 100:.1f}"
+            value = "—" if r.n == 0 else f"{r.value * 100:.1f}%"
         rows.append([r.model, r.task, f"{r.metric} ({r.method})", value, ci, str(r.n), str(r.errors),
                      fmt_s(r.latency_p50_s), fmt_s(r.latency_p95_s), fmt_s(r.ttft_p50_s),
                      fmt_tokens(r.input_tokens + r.output_tokens), fmt_cost(r.cost_usd)])
@@ -181,14 +187,30 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from .store import Store
 
     _setup(args)
-    tasks = [get_task(t, shots=args.shots).sample(args.limit, args.seed) for t in args.task]  # validate before any call
     models = [_with_chat_template(m) for m in args.models] if args.chat_template else args.models
+    if "mt_bench" in args.task:
+        if args.task != ["mt_bench"]:
+            raise UsageError("--task mt_bench runs on its own (give it alone)")
+        if not args.judge:
+            raise UsageError("--task mt_bench needs --judge provider/model (the LLM that grades each turn 1-10)")
+        tasks = []
+    else:
+        if args.judge:
+            raise UsageError("--judge applies to --task mt_bench only")
+        tasks = [get_task(t, shots=args.shots).sample(args.limit, args.seed) for t in args.task]  # validate before any call
     for mdl in models:
         get_provider(mdl, base_url=args.base_url)
     store = Store(args.store)
     if args.samples:
         return _pass_at_k(args, models, tasks, store)
-    results = evaluate_many(models, tasks, store, _run_config(args), method=args.method)
+    if not tasks:
+        from .evals.mt_bench import run_mt_bench
+
+        get_provider(args.judge, base_url=args.base_url)
+        results = run_mt_bench(models, args.judge, store, _run_config(args), limit=args.limit, seed=args.seed,
+                               temperature_by_category=not args.temperature_zero)
+    else:
+        results = evaluate_many(models, tasks, store, _run_config(args), method=args.method)
     if args.json:
         print(json.dumps(json_results(results), indent=2))
     else:

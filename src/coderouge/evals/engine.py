@@ -4,6 +4,7 @@ multiple choice by log-likelihood where the provider gives it, by asking for the
 from __future__ import annotations
 
 import asyncio
+import importlib
 import os
 import hashlib
 import math
@@ -35,6 +36,7 @@ class ItemOutcome:
     input_tokens: int = 0
     output_tokens: int = 0
     cost_usd: float | None = 0.0
+    text: str | None = field(default=None, repr=False)  # the answer (generation tasks), for task-level metrics
 
 
 @dataclass
@@ -192,7 +194,7 @@ async def _ask_and_score(runner: Runner, model: str, task: Task, reqs: list[Requ
         c = res.completion
         value, detail = next(it_scores)
         out.append(ItemOutcome(it.id, "ok", value, detail, res.key, c.latency_s, c.ttft_s,
-                               c.usage.input_tokens, c.usage.output_tokens, c.cost_usd))
+                               c.usage.input_tokens, c.usage.output_tokens, c.cost_usd, c.text))
     return out
 
 
@@ -391,6 +393,11 @@ async def evaluate_async(runner: Runner, model: str, task: Task, method: str | N
     if task.kind == "generate":
         outcomes = await _score_generation(runner, model, task)
         res = _summarise(model, task, outcomes, "generate")
+        extra = task.meta.get("task_metrics")  # "module:function" computing metrics over all answers (IFEval's four)
+        if extra:
+            mod, fn = extra.split(":")
+            texts = {o.item_id: o.text for o in outcomes if o.status == "ok" and o.text is not None}
+            res.extra_metrics.update(getattr(importlib.import_module(mod), fn)(texts, task))
     else:
         provider = runner.provider(model)
         method = choose_method(task, model, hasattr(provider, "loglikelihood"), method)

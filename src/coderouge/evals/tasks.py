@@ -192,6 +192,13 @@ def _humaneval(shots: int | None, fewshot_seed: int) -> Task:
     return load_humaneval()
 
 
+def _ifeval(shots: int | None, fewshot_seed: int) -> Task:
+    from .ifeval import load_ifeval
+
+    _no_shots("ifeval", shots)
+    return load_ifeval()
+
+
 BUILTIN: dict[str, Builder] = {
     "business": _business,
     "arc_easy": _lazy(".mc.arc", "arc_easy"),
@@ -205,7 +212,10 @@ BUILTIN: dict[str, Builder] = {
     "mmlu": _lazy(".mc.mmlu", "mmlu"),
     "gsm8k": _gsm8k,
     "humaneval": _humaneval,
+    "ifeval": _ifeval,
 }
+# tasks that are not a list of items but a procedure of their own (see cli.py): listed for discovery
+SPECIAL = {"mt_bench": "two turns, judged 1-10 by an LLM: coderouge eval MODEL --task mt_bench --judge JUDGE_MODEL"}
 
 
 def register_task(name: str, builder: Builder) -> None:
@@ -214,7 +224,7 @@ def register_task(name: str, builder: Builder) -> None:
 
 
 def task_names() -> list[str]:
-    return sorted(BUILTIN)
+    return sorted([*BUILTIN, *SPECIAL])
 
 
 def get_task(name: str, shots: int | None = None, fewshot_seed: int = FEWSHOT_SEED) -> Task:
@@ -224,6 +234,8 @@ def get_task(name: str, shots: int | None = None, fewshot_seed: int = FEWSHOT_SE
         raise UsageError(f"--shots must be 0 or more, got {shots}")
     if name in BUILTIN:
         return BUILTIN[name](shots, fewshot_seed)
+    if name in SPECIAL:
+        raise UsageError(f"{name} runs on its own: {SPECIAL[name]}")
     p = Path(name)
     if p.suffix in (".jsonl", ".json") or p.exists():
         if not p.exists():
