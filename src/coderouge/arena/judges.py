@@ -11,6 +11,7 @@ from typing import Any
 from ..errors import UsageError
 from ..evals import data
 from ..evals.checks import run_check
+from ..evals.mt_bench import MT_BENCH_JUDGE_PROMPTS
 from ..types import Message, Request
 from .prompts import PromptItem
 
@@ -25,12 +26,7 @@ JUDGE_SYSTEM = (
 )
 JUDGE_TEMPLATE = "[User request]\n{question}\n\n[Assistant A's answer]\n{answer_a}\n\n[Assistant B's answer]\n{answer_b}"
 
-MT_BENCH_JUDGE = data.DataFile(
-    "mt_bench/judge_prompts.jsonl",
-    "https://raw.githubusercontent.com/lm-sys/FastChat/main/fastchat/llm_judge/data/judge_prompts.jsonl",
-    "fd283293406d024f44c174b094ef48031d0687a4682fd3a56b29b138f80281b6",
-    "MT-Bench judge prompts",
-)
+MT_BENCH_JUDGE = MT_BENCH_JUDGE_PROMPTS  # one definition of the file, in evals/mt_bench.py
 _VERDICT = re.compile(r"\[\[([ABC])\]\]")
 
 

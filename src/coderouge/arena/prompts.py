@@ -12,6 +12,7 @@ from typing import Any
 from ..errors import TaskFileError, UsageError
 from ..evals import data
 from ..evals.checks import CheckSpecError, validate_check
+from ..evals.mt_bench import MT_BENCH_QUESTIONS
 from ..types import Message
 
 
@@ -27,12 +28,7 @@ class PromptItem:
         return self.messages[-1].text
 
 
-MT_BENCH = data.DataFile(
-    "mt_bench/question.jsonl",
-    "https://raw.githubusercontent.com/lm-sys/FastChat/main/fastchat/llm_judge/data/mt_bench/question.jsonl",
-    "119565adbab82227089cefdb44c8d7e2cf04dc0a0ec233634c82e7d4e2a944f7",
-    "MT-Bench questions",
-)
+MT_BENCH = MT_BENCH_QUESTIONS  # one definition of the file, in evals/mt_bench.py
 
 
 def _mt_bench() -> list[PromptItem]:
