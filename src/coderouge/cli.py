@@ -40,6 +40,12 @@ def _positive_float(s: str) -> float:
     return v
 
 
+def _task_names() -> list[str]:
+    from .evals.tasks import task_names
+
+    return task_names()
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--store", help="SQLite store path (default: $CODEROUGE_STORE or ~/.local/share/coderouge/store.db)")
@@ -60,8 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     e = sub.add_parser("eval", parents=[common, run_opts], help="evaluate models on a task")
     e.add_argument("models", nargs="+", metavar="MODEL", help="provider/model, e.g. openai/gpt-4o-mini local/gemma-3-270m")
     e.add_argument("--task", required=True, action="append",
-                   help="a built-in task (see 'coderouge eval --list-tasks' in the README: business, arc_easy, mmlu, gsm8k, "
-                        "humaneval, …) or a .jsonl task file (repeatable)")
+                   help=f"a built-in task ({', '.join(_task_names())}) or a .jsonl task file (repeatable)")
     e.add_argument("--shots", type=int, help="few-shot examples (default: the task's own, as lm-evaluation-harness)")
     e.add_argument("--chat-template", action="store_true",
                    help="local models: format prompts with the model's chat template (instruction-tuned GGUFs)")
