@@ -210,6 +210,36 @@ class _Loaded:
         return out
 
 
+    def score_plain(self, toks: list[int], n_ctx: int, step: int | None = None) -> tuple[float, bool]:
+        """The reference path: one sequence alone, fed `step` tokens per decode call (None: all at once),
+        logits at the scored positions. Used to measure llama.cpp's batch-shape noise."""
+        lc = self.lc
+        ctx = self._scoring_ctx()
+        lc.llama_memory_clear(lc.llama_get_memory(ctx), True)
+        b = self._batch
+        step = step or len(toks)
+        total, greedy = 0.0, True
+        for start in range(0, len(toks) - 1, step):
+            rows = []
+            k = 0
+            for pos in range(start, min(start + step, len(toks) - 1)):
+                b.token[k], b.pos[k], b.n_seq_id[k] = toks[pos], pos, 1
+                b.seq_id[k][0] = 0
+                b.logits[k] = 1 if pos >= n_ctx - 1 else 0
+                if b.logits[k]:
+                    rows.append((k, toks[pos + 1]))
+                k += 1
+            b.n_tokens = k
+            if lc.llama_decode(ctx, b) != 0:
+                raise ProviderError("llama_decode failed", provider="local")
+            for row, target in rows:
+                logits = np.ctypeslib.as_array(lc.llama_get_logits_ith(ctx, row), shape=(self.n_vocab,))
+                m = float(logits.max())
+                total += float(logits[target]) - (m + float(np.log(np.exp(logits - m).sum())))
+                greedy = greedy and int(logits.argmax()) == target
+        return total, greedy
+
+
 def _close_all() -> None:
     """Free llama.cpp objects before the interpreter tears modules down (avoids noise at exit)."""
     with _MODELS_LOCK:
@@ -330,10 +360,8 @@ class LocalProvider(Provider):
             cancel.set()
             await asyncio.shield(fut)
 
-    def loglikelihood(self, pairs: list[tuple[str, str]]) -> list[tuple[float, bool, int]]:
-        """log P(continuation | context) for each (context, continuation), with whether it is the greedy
-        continuation and its token count. Tokenised as lm-evaluation-harness does: context and
-        context+continuation are tokenised whole, and the continuation is the tail of the latter."""
+    def encode_pairs(self, pairs: list[tuple[str, str]]) -> list[tuple[list[int], int]]:
+        """(context, continuation) → (tokens, number of context tokens), as lm-evaluation-harness tokenises."""
         m = self.loaded()
         seqs: list[tuple[list[int], int]] = []
         for context, cont in pairs:
@@ -345,6 +373,14 @@ class LocalProvider(Provider):
             if whole[:n_ctx] != ctx_toks:  # the boundary merged tokens: score the continuation on its own
                 whole = ctx_toks + m.tokenize(cont, bos=False)
             seqs.append((whole, n_ctx))
+        return seqs
+
+    def loglikelihood(self, pairs: list[tuple[str, str]]) -> list[tuple[float, bool, int]]:
+        """log P(continuation | context) for each (context, continuation), with whether it is the greedy
+        continuation and its token count. Tokenised as lm-evaluation-harness does: context and
+        context+continuation are tokenised whole, and the continuation is the tail of the latter."""
+        m = self.loaded()
+        seqs = self.encode_pairs(pairs)
         with m.lock:
             scored = m.score(seqs)
         return [(lp, g, len(s[0]) - s[1]) for (lp, g), s in zip(scored, seqs)]
