@@ -53,19 +53,9 @@ def _business() -> list[PromptItem]:
 
 
 def load_prompt_file(path: Path) -> list[PromptItem]:
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError as e:
-        raise TaskFileError(str(path), None, f"cannot read: {e.strerror or e}") from None
     items: list[PromptItem] = []
-    for lineno, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise TaskFileError(str(path), lineno, f"invalid JSON: {e.msg} (column {e.colno})") from None
-        if not isinstance(obj, dict) or not isinstance(obj.get("prompt"), str) or not obj["prompt"].strip():
+    for lineno, obj in data.read_jsonl(path):
+        if not isinstance(obj.get("prompt"), str) or not obj["prompt"].strip():
             raise TaskFileError(str(path), lineno, "field 'prompt' is missing or not a non-empty string")
         if obj.get("check") is not None:
             try:

@@ -4,6 +4,7 @@ checked against a pinned sha256. Offline and missing: a message saying what to p
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import tempfile
@@ -11,7 +12,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import DataNotFoundError, UsageError
+from ..errors import DataNotFoundError, TaskFileError, UsageError
 
 
 @dataclass(frozen=True)
@@ -80,3 +81,27 @@ ARC_EASY = DataFile(
     "d2d12e59543acf9a5ef6079634a72b30215e36c2fd4236fff3bc855d287b87f5",
     "ARC-Easy test set",
 )
+
+
+def read_jsonl(path: str | os.PathLike[str], what: str | None = None) -> list[tuple[int, dict]]:
+    """(line number, object) for each non-blank line of a JSON Lines file. An unreadable file, or a line
+    that is not a JSON object, is a TaskFileError naming the file and line (`what` prefixes the problem)."""
+    pre = f"{what}: " if what else ""
+    rows = []
+    try:
+        with open(path, encoding="utf-8") as f:
+            for lineno, line in enumerate(f, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    obj = json.loads(line)
+                except json.JSONDecodeError as e:
+                    raise TaskFileError(str(path), lineno, f"{pre}invalid JSON: {e.msg} (column {e.colno})") from None
+                if not isinstance(obj, dict):
+                    raise TaskFileError(str(path), lineno, f"{pre}each line must be a JSON object")
+                rows.append((lineno, obj))
+    except OSError as e:
+        raise TaskFileError(str(path), None, f"{pre}cannot read: {e.strerror or e}") from None
+    except UnicodeDecodeError as e:
+        raise TaskFileError(str(path), None, f"{pre}not UTF-8 text: {e}") from None
+    return rows

@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import importlib
-import json
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,6 +21,7 @@ from typing import Any, Literal
 
 from ..errors import TaskFileError, UsageError
 from ..types import Message
+from . import data
 from .checks import CheckSpecError, validate_check
 
 FEWSHOT_SEED = 1234  # lm-evaluation-harness's default fewshot_seed
@@ -104,23 +104,9 @@ class Task:
 
 def load_task_file(path: str | Path, name: str | None = None) -> Task:
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as e:
-        raise TaskFileError(str(path), None, f"cannot read: {e.strerror or e}") from None
-    except UnicodeDecodeError as e:
-        raise TaskFileError(str(path), None, f"not UTF-8 text: {e}") from None
     items: list[GenItem] = []
     seen: set[str] = set()
-    for lineno, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise TaskFileError(str(path), lineno, f"invalid JSON: {e.msg} (column {e.colno})") from None
-        if not isinstance(obj, dict):
-            raise TaskFileError(str(path), lineno, "each line must be a JSON object")
+    for lineno, obj in data.read_jsonl(path):
         prompt = obj.get("prompt")
         if not isinstance(prompt, str) or not prompt.strip():
             raise TaskFileError(str(path), lineno, "field 'prompt' is missing or not a non-empty string")

@@ -10,7 +10,6 @@ followed by the target delimiter " " and its gold choice.
 from __future__ import annotations
 
 import hashlib
-import json
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ...errors import TaskFileError, UsageError
+from .. import data
 from ..data import DataFile
 from ..tasks import MCItem, Task
 
@@ -62,21 +62,7 @@ class Doc:
 
 def read_jsonl(path: Path, what: str) -> list[tuple[int, dict[str, Any]]]:
     """(line number, object) for each non-blank line; a line that is not a JSON object is a TaskFileError."""
-    rows = []
-    try:
-        with open(path, encoding="utf-8") as f:
-            for lineno, line in enumerate(f, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    obj = json.loads(line)
-                except json.JSONDecodeError as e:
-                    raise TaskFileError(str(path), lineno, f"{what}: invalid JSON: {e.msg} (column {e.colno})") from None
-                if not isinstance(obj, dict):
-                    raise TaskFileError(str(path), lineno, f"{what}: each line must be a JSON object")
-                rows.append((lineno, obj))
-    except UnicodeDecodeError as e:
-        raise TaskFileError(str(path), None, f"{what}: not UTF-8 text: {e}") from None
+    rows = data.read_jsonl(path, what)
     if not rows:
         raise TaskFileError(str(path), None, f"{what}: no records")
     return rows
