@@ -112,3 +112,38 @@ def test_fast_path_stays_within_llama_cpp_batch_shape_noise(gemma):
         agree += best(fast) == best(whole)
         start += n
     assert agree / len(items) >= 0.98
+
+
+def test_a_few_shot_prefix_shared_by_several_items_is_computed_once(gemma):
+    """MMLU-style: the same few-shot examples before every question. The items go into one decode call
+    with the prefix's rows computed once for all of them, and the scores stay within llama.cpp's
+    batch-shape noise of plain one-sequence evaluation (measured on the same sequences, fed whole
+    vs 32 tokens at a time), with the same chosen answers."""
+    from coderouge.evals import get_task
+
+    arc = get_task("arc_easy").sample(6, seed=11).items
+    shots, items = arc[:3], arc[3:]
+    prefix = "".join(f"Question: {s.question}\nAnswer: {s.choices[s.correct[0]]}\n\n" for s in shots)
+    pairs = [(prefix + f"Question: {it.question}\nAnswer:", " " + c) for it in items for c in it.choices]
+    seqs = gemma.encode_pairs(pairs)
+    m = gemma.loaded()
+    packs = m.plan(seqs)
+    assert len(packs) == 1
+    n_prefix = len(gemma.encode_pairs([(prefix.rstrip(), " x")])[0][0]) - 2
+    flat = sum(len(t) - 1 for t, _ in seqs)
+    assert packs[0].n_rows <= flat - (len(seqs) - 1) * n_prefix  # the prefix once, not once per sequence
+    with m.lock:
+        whole = [m.score_plain(t, n) for t, n in seqs]
+        chunked = [m.score_plain(t, n, step=32) for t, n in seqs]
+    fast = gemma.loglikelihood(pairs)
+    ntok = [len(t) - n for t, n in seqs]
+    noise = max(abs(a[0] - b[0]) / k for a, b, k in zip(whole, chunked, ntok))
+    drift = max(abs(f[0] - w[0]) / k for f, w, k in zip(fast, whole, ntok))
+    print("noise", noise, "drift", drift, packs[0].n_rows, flat, n_prefix)
+    assert drift <= max(noise, 1e-4), (drift, noise)
+    start = 0
+    for it in items:
+        n = len(it.choices)
+        best = lambda xs: max(range(n), key=lambda j: xs[start + j][0])
+        assert best(fast) == best(whole)
+        start += n

@@ -36,6 +36,7 @@ def test_every_mc_task_by_loglikelihood(tmp_path, monkeypatch, store_path, capsy
         assert r["method"] == "loglikelihood" and r["metric"] == HEADLINE[name], name
         assert r["n"] == want and r["errors"] == 0, (name, r)
         assert 0.0 <= r["value"] <= 1.0
+        assert r["settings"] == {"flash_attn": False} and r["prompt_format"], name  # recorded in the JSON too
     assert rows["mmlu"]["shots"] == 5 and rows["winogrande"]["shots"] == 0
     assert 0.0 < rows["truthfulqa_mc2"]["value"] < 1.0  # a probability mass, not a 0/1 score
     con = sqlite3.connect(store_path)

@@ -172,7 +172,7 @@ def results_table(results: list[Any]) -> str:
 
 def json_results(results: list[Any]) -> dict[str, Any]:
     keys = ["model", "task", "metric", "value", "ci_low", "ci_high", "n", "errors", "latency_p50_s", "latency_p95_s",
-            "cost_usd", "method", "shots", "ttft_p50_s", "input_tokens", "output_tokens"]
+            "cost_usd", "method", "shots", "prompt_format", "ttft_p50_s", "input_tokens", "output_tokens"]
     out = []
     for r in results:
         d = r.to_json()
@@ -181,6 +181,8 @@ def json_results(results: list[Any]) -> dict[str, Any]:
             row["extra_metrics"] = d["extra_metrics"]
         if d.get("groups"):
             row["groups"] = d["groups"]
+        if d.get("settings"):
+            row["settings"] = d["settings"]
         out.append(row)
     return {"results": out}
 

@@ -64,6 +64,8 @@ class EvalResult:
     # per item group (MMLU subject): {"n": items scored, metric: mean, …}; for a macro-averaged task
     # `value` is the mean over the groups of their `metric`
     groups: dict[str, dict[str, float]] = field(default_factory=dict)
+    # settings of the scoring backend that change the numbers (log-likelihood: llama.cpp's flash attention)
+    settings: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
@@ -235,7 +237,7 @@ class _Loglik:
     metrics: list[dict[str, float] | None]  # per item, None for a failed item
 
 
-async def _score_loglik(runner: Runner, model: str, task: Task, batch_items: int = 8) -> _Loglik:
+async def _score_loglik(runner: Runner, model: str, task: Task, batch_items: int = 64) -> _Loglik:
     """Ask for log P(continuation | context) of every choice of every item (cached in the store), then
     score each item: acc, acc_norm and mc2 (`choice_metrics`). A batch the provider refuses (a prompt
     longer than its window) is retried item by item; an item that still fails is an error outcome."""
@@ -406,6 +408,7 @@ async def evaluate_async(runner: Runner, model: str, task: Task, method: str | N
             outcomes = scored.outcomes
             res = _summarise(model, task, outcomes, method, scored.metrics)
             config = _backend_settings(provider)
+            res.settings = dict(config)
         else:
             outcomes = await _score_letters(runner, model, task)
             res = _summarise(model, task, outcomes, method)

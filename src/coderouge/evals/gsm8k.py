@@ -15,7 +15,6 @@ each item's detail and `score_both()`.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +22,7 @@ from typing import Any
 from ..errors import TaskFileError, UsageError
 from ..types import Message
 from . import data
+from .data import read_jsonl
 from .checks import CheckResult
 from .tasks import GenItem, Task
 
@@ -145,15 +145,11 @@ class GSM8KCheck:
 
 def _read(path) -> list[dict[str, Any]]:
     rows = []
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-                rows.append({"question": str(row["question"]), "answer": str(row["answer"])})
-            except (json.JSONDecodeError, KeyError, TypeError) as e:
-                raise TaskFileError(str(path), lineno, f"GSM8K record: {e}") from None
+    for lineno, row in read_jsonl(path, "GSM8K record"):
+        try:
+            rows.append({"question": str(row["question"]), "answer": str(row["answer"])})
+        except KeyError as e:
+            raise TaskFileError(str(path), lineno, f"GSM8K record: missing field {e}") from None
     return rows
 
 

@@ -30,6 +30,7 @@ from ..stats import mean_ci, percentile
 from ..store import Store
 from ..types import Completion, Message, Request
 from . import data
+from .data import read_jsonl
 from .engine import EvalResult, ItemOutcome
 
 TASK = "mt_bench"
@@ -89,27 +90,11 @@ class SingleJudgePrompt:
 # --- data ---------------------------------------------------------------------------------------
 
 
-def _jsonl(path: Path, what: str) -> list[tuple[int, Any]]:
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError as e:
-        raise TaskFileError(str(path), None, f"cannot read: {e.strerror or e}") from None
-    out = []
-    for lineno, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            out.append((lineno, json.loads(line)))
-        except json.JSONDecodeError as e:
-            raise TaskFileError(str(path), lineno, f"{what}: invalid JSON: {e.msg} (column {e.colno})") from None
-    return out
-
-
 def load_reference_answers(path: Path | None = None) -> dict[int, tuple[str, ...]]:
     """question_id → the reference answer's turns (FastChat's reference_answer/gpt-4.jsonl)."""
     path = path or data.resolve(MT_BENCH_REFERENCE)
     refs: dict[int, tuple[str, ...]] = {}
-    for lineno, obj in _jsonl(path, "MT-Bench reference answer"):
+    for lineno, obj in read_jsonl(path, "MT-Bench reference answer"):
         try:
             turns = obj["choices"][0]["turns"]
             if not all(isinstance(t, str) for t in turns):
@@ -126,7 +111,7 @@ def load_mt_bench_questions(path: Path | None = None, references: Path | None = 
     are judged against one. A corrupt line raises TaskFileError naming the file and the line."""
     path = path or data.resolve(MT_BENCH_QUESTIONS)
     raw = []
-    for lineno, q in _jsonl(path, "MT-Bench question"):
+    for lineno, q in read_jsonl(path, "MT-Bench question"):
         try:
             if not isinstance(q, dict):
                 raise TypeError("not an object")
@@ -155,7 +140,7 @@ def load_judge_prompts(path: Path | None = None) -> dict[str, SingleJudgePrompt]
     """FastChat's single-answer grading prompts by name (single-v1, single-math-v1, and -multi-turn)."""
     path = path or data.resolve(MT_BENCH_JUDGE_PROMPTS)
     out = {}
-    for lineno, p in _jsonl(path, "MT-Bench judge prompt"):
+    for lineno, p in read_jsonl(path, "MT-Bench judge prompt"):
         if isinstance(p, dict) and p.get("type") == "single":
             try:
                 out[p["name"]] = SingleJudgePrompt(p["name"], p["system_prompt"], p["prompt_template"])

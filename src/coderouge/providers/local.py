@@ -99,8 +99,13 @@ class _Loaded:
         self.n_vocab = self.llm.n_vocab()
         self.threads = threads
         self._score_ctx: Any = None
-        self.n_seq_max = 32
-        self.n_batch = 4096  # the scoring window: the longest item (context + all its choices) that fits
+        self.n_seq_max = 256  # llama.cpp's limit (LLAMA_MAX_SEQ)
+        self.n_batch = 4096  # the scoring window: the longest sequence that fits
+        self.max_outputs = 256  # logit rows per decode call: each is 262,144 floats (1 MiB) in llama.cpp's buffer
+        # Every row attends over every cell of its call (masked or not), so a call larger than this costs
+        # more than it saves; beyond it, only sequences that share at least half their tokens with the call
+        # (a few-shot prefix common to many items) are added, up to the full window.
+        self.soft_rows = 512
         self.flash_attn = False
         with open(path, "rb") as f:
             head = f.read(1 << 20)
@@ -134,81 +139,51 @@ class _Loaded:
             self._batch = lc.llama_batch_init(self.n_batch, 0, self.n_seq_max)
         return self._score_ctx
 
-    def score(self, seqs: list[tuple[list[int], int]]) -> list[tuple[float, bool]]:
-        """seqs: (tokens, n_context). Returns (sum log P(continuation tokens), all greedy) for each.
+    def plan(self, seqs: list[tuple[list[int], int]]) -> list["Pack"]:
+        return plan_packs(seqs, window=self.n_batch, soft_rows=self.soft_rows, max_seqs=self.n_seq_max,
+                          max_outputs=self.max_outputs)
 
-        Sequences with the same context share it: its tokens go into the batch once, tagged with every
-        choice's sequence id (llama.cpp's unified KV cache lets one cell belong to several sequences), so
-        the context is computed once per item, not once per choice. Whole items are packed into each
-        decode call, and logits are asked for only where a continuation token is predicted."""
+    def decode(self, pack: "Pack") -> None:
+        """Fill the batch with one pack's rows and run llama.cpp on it (the KV cache cleared first)."""
         lc = self.lc
         ctx = self._scoring_ctx()
+        b = self._batch
+        for k, (t, pos, ids, want) in enumerate(zip(pack.token, pack.pos, pack.ids, pack.logits)):
+            b.token[k], b.pos[k], b.n_seq_id[k], b.logits[k] = t, pos, len(ids), want
+            sid = b.seq_id[k]
+            for n, s_id in enumerate(ids):
+                sid[n] = s_id
+        b.n_tokens = len(pack.token)
+        lc.llama_memory_clear(lc.llama_get_memory(ctx), True)
+        rc = lc.llama_decode(ctx, b)
+        if rc != 0:
+            raise ProviderError(f"llama_decode failed with code {rc}", provider="local")
+
+    def row_logprobs(self, pack: "Pack") -> dict[int, tuple[np.ndarray, float, int]]:
+        """For each row with logits: (logits, log-sum-exp, argmax) — a row shared by several sequences once."""
+        ctx = self._score_ctx
+        rows = {}
+        for row in pack.out_rows:
+            logits = np.ctypeslib.as_array(self.lc.llama_get_logits_ith(ctx, row), shape=(self.n_vocab,))
+            m = float(logits.max())
+            rows[row] = (logits, m + float(np.log(np.exp(logits - m).sum())), int(logits.argmax()))
+        return rows
+
+    def score(self, seqs: list[tuple[list[int], int]]) -> list[tuple[float, bool]]:
+        """seqs: (tokens, n_context). Returns (sum log P(continuation tokens), all greedy) for each."""
         out: list[tuple[float, bool]] = [(0.0, False)] * len(seqs)
-        # group by identical context; a group larger than the sequence limit is split
-        by_ctx: dict[tuple[int, ...], list[int]] = {}
-        for si, (toks, n_ctx) in enumerate(seqs):
-            by_ctx.setdefault(tuple(toks[:n_ctx]), []).append(si)
-        groups = []
-        for context, members in by_ctx.items():
-            for c in range(0, len(members), self.n_seq_max):
-                chunk = members[c:c + self.n_seq_max]
-                cost = len(context) + sum(len(seqs[si][0]) - len(context) - 1 for si in chunk)
-                if cost > self.n_batch:
-                    raise BadRequestError(f"an item of {cost} tokens exceeds the scoring window {self.n_batch}", provider="local")
-                groups.append((context, chunk, cost))
-        g = 0
-        while g < len(groups):
-            pack, tokens, nseq = [], 0, 0
-            while g < len(groups) and tokens + groups[g][2] <= self.n_batch and nseq + len(groups[g][1]) <= self.n_seq_max:
-                pack.append(groups[g])
-                tokens += groups[g][2]
-                nseq += len(groups[g][1])
-                g += 1
-            b = self._batch
-            k = 0
-            wanted: list[tuple[int, int, int]] = []  # (sequence index, batch row, target token)
-            sid = 0
-            for context, chunk, _ in pack:
-                ids = list(range(sid, sid + len(chunk)))
-                sid += len(chunk)
-                L = len(context)
-                for pos, t in enumerate(context):
-                    b.token[k], b.pos[k], b.n_seq_id[k] = t, pos, len(ids)
-                    for n, s_id in enumerate(ids):
-                        b.seq_id[k][n] = s_id
-                    b.logits[k] = 1 if pos == L - 1 else 0
-                    k += 1
-                ctx_row = k - 1  # its logits predict every choice's first continuation token
-                for s_id, si in zip(ids, chunk):
-                    toks = seqs[si][0]
-                    wanted.append((si, ctx_row, toks[L]))
-                    for pos in range(L, len(toks) - 1):
-                        b.token[k], b.pos[k], b.n_seq_id[k] = toks[pos], pos, 1
-                        b.seq_id[k][0] = s_id
-                        b.logits[k] = 1
-                        wanted.append((si, k, toks[pos + 1]))
-                        k += 1
-            b.n_tokens = k
-            lc.llama_memory_clear(lc.llama_get_memory(ctx), True)
-            rc = lc.llama_decode(ctx, b)
-            if rc != 0:
-                raise ProviderError(f"llama_decode failed with code {rc}", provider="local")
-            rows: dict[int, tuple[np.ndarray, float, int]] = {}  # a shared row's log-softmax is computed once
+        for pack in self.plan(seqs):
+            self.decode(pack)
+            rows = self.row_logprobs(pack)
             sums: dict[int, float] = {}
             greedy: dict[int, bool] = {}
-            for si, row, target in wanted:
-                if row not in rows:
-                    logits = np.ctypeslib.as_array(lc.llama_get_logits_ith(ctx, row), shape=(self.n_vocab,))
-                    m = float(logits.max())
-                    rows[row] = (logits, m + float(np.log(np.exp(logits - m).sum())), int(logits.argmax()))
+            for si, row, target in pack.wanted:
                 logits, lse, top = rows[row]
                 sums[si] = sums.get(si, 0.0) + float(logits[target]) - lse
                 greedy[si] = greedy.get(si, True) and top == target
-            for _, chunk, _ in pack:
-                for si in chunk:
-                    out[si] = (sums[si], greedy[si])
+            for si in pack.seqs:
+                out[si] = (sums[si], greedy[si])
         return out
-
 
     def score_plain(self, toks: list[int], n_ctx: int, step: int | None = None) -> tuple[float, bool]:
         """The reference path: one sequence alone, fed `step` tokens per decode call (None: all at once),
@@ -238,6 +213,95 @@ class _Loaded:
                 total += float(logits[target]) - (m + float(np.log(np.exp(logits - m).sum())))
                 greedy = greedy and int(logits.argmax()) == target
         return total, greedy
+
+
+class Pack:
+    """One decode call's worth of sequences as a token trie: a row per distinct (history, token)."""
+
+    __slots__ = ("token", "pos", "ids", "logits", "children", "seqs", "wanted", "out_rows", "n_outputs")
+
+    def __init__(self) -> None:
+        self.token: list[int] = []
+        self.pos: list[int] = []
+        self.ids: list[list[int]] = []  # the sequence ids (positions in `seqs`) through each row
+        self.logits: list[int] = []
+        self.children: list[dict[int, int]] = [{}]  # node 0 is the root; node n is row n-1
+        self.seqs: list[int] = []  # indices into the caller's list of sequences
+        self.wanted: list[tuple[int, int, int]] = []  # (sequence index, row, the token it predicts)
+        self.out_rows: list[int] = []
+        self.n_outputs = 0
+
+    @property
+    def n_rows(self) -> int:
+        return len(self.token)
+
+    def cost(self, toks: list[int], n_ctx: int) -> tuple[int, int]:
+        """(new rows, new logit rows) that adding this sequence would take."""
+        node, new_rows, new_out = 0, 0, 0
+        for pos in range(len(toks) - 1):
+            if node >= 0:
+                node = self.children[node].get(toks[pos], -1)
+            if node < 0:
+                new_rows += 1
+            if pos >= n_ctx - 1 and (node < 0 or not self.logits[node - 1]):
+                new_out += 1
+        return new_rows, new_out
+
+    def add(self, si: int, toks: list[int], n_ctx: int) -> None:
+        seq_id = len(self.seqs)
+        self.seqs.append(si)
+        node = 0
+        for pos in range(len(toks) - 1):
+            t = toks[pos]
+            child = self.children[node].get(t)
+            if child is None:
+                child = len(self.children)
+                self.children[node][t] = child
+                self.children.append({})
+                self.token.append(t)
+                self.pos.append(pos)
+                self.ids.append([])
+                self.logits.append(0)
+            row = child - 1
+            self.ids[row].append(seq_id)
+            if pos >= n_ctx - 1:
+                if not self.logits[row]:
+                    self.logits[row] = 1
+                    self.out_rows.append(row)
+                    self.n_outputs += 1
+                self.wanted.append((si, row, toks[pos + 1]))
+            node = child
+
+
+def plan_packs(seqs: list[tuple[list[int], int]], *, window: int, soft_rows: int, max_seqs: int,
+               max_outputs: int) -> list[Pack]:
+    """Pack sequences (tokens, n_context), in order, into decode calls. Each call's tokens form a trie:
+    a token shared by several sequences at the same position after the same history (a choice's
+    context, a few-shot prefix common to several items, the start of two WinoGrande sentences) is one
+    batch row carrying every one of their sequence ids, since llama.cpp's unified KV cache lets one
+    cell belong to several sequences. So each shared prefix is computed once per call. Logits are asked
+    for only at the rows that predict a continuation token.
+
+    A call holds at most `window` rows, `max_seqs` sequences and `max_outputs` logit rows. Past
+    `soft_rows` rows, only sequences sharing at least half their tokens with the call join it (each row
+    attends over every cell of its call, so a big call of unrelated sequences costs more than it saves)."""
+    packs: list[Pack] = []
+    i = 0
+    while i < len(seqs):
+        pack = Pack()
+        while i < len(seqs):
+            toks, n_ctx = seqs[i]
+            if len(toks) - 1 > window:
+                raise BadRequestError(f"an item of {len(toks)} tokens exceeds the scoring window {window}", provider="local")
+            new_rows, new_out = pack.cost(toks, n_ctx)
+            over_soft = pack.n_rows + new_rows > soft_rows and 2 * new_rows > len(toks) - 1
+            if pack.seqs and (over_soft or pack.n_rows + new_rows > window or len(pack.seqs) >= max_seqs
+                              or pack.n_outputs + new_out > max_outputs):
+                break
+            pack.add(i, toks, n_ctx)
+            i += 1
+        packs.append(pack)
+    return packs
 
 
 def _close_all() -> None:

@@ -17,7 +17,6 @@ language identification are dependency-free approximations of nltk/langdetect (s
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +25,7 @@ from typing import Any
 from ...errors import TaskFileError
 from ...types import Message
 from .. import data
+from ..data import read_jsonl
 from ..checks import CheckResult
 from ..tasks import GenItem, Task
 from .instructions import INSTRUCTIONS, Instruction, build
@@ -133,16 +133,11 @@ def _record(row: Any) -> tuple[str, str, IFEvalCheck]:
 def read_ifeval(path: str | Path) -> list[tuple[str, str, IFEvalCheck]]:
     """(key, prompt, check) for each line of an IFEval input_data.jsonl; TaskFileError(path, line)."""
     out = []
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            try:
-                out.append(_record(json.loads(line)))
-            except json.JSONDecodeError as e:
-                raise TaskFileError(str(path), lineno, f"invalid JSON: {e.msg} (column {e.colno})") from None
-            except ValueError as e:
-                raise TaskFileError(str(path), lineno, f"IFEval record: {e}") from None
+    for lineno, row in read_jsonl(path):
+        try:
+            out.append(_record(row))
+        except ValueError as e:
+            raise TaskFileError(str(path), lineno, f"IFEval record: {e}") from None
     if not out:
         raise TaskFileError(str(path), None, "no IFEval records")
     return out
