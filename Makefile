@@ -31,7 +31,9 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/runner_overhead.py
 	$(PY) benchmarks/store_memory.py
+	CODEROUGE_DATA=$(DATA) $(PY) benchmarks/loglik_throughput.py
 	$(PY) benchmarks/arena_ratings.py    # FastChat side by side: needs bash benchmarks/fastchat_peer_setup.sh once
+	CODEROUGE_DATA=$(DATA) $(PY) benchmarks/vs_lm_eval.py       # lm-evaluation-harness side by side (about 15 min): needs bash benchmarks/lmeval_peer_setup.sh once
 
 clean:
 	rm -rf $(VENV) reports .pytest_cache
