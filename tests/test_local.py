@@ -84,6 +84,15 @@ def test_completion_mode_continues_the_text_as_written(gemma):
     assert c.usage.output_tokens > 0
 
 
+def _per_token_gaps(seqs, whole, other, fast):
+    """The largest |difference| per continuation token: plain whole vs plain `other` (llama.cpp's
+    batch-shape noise), and the fast path vs plain whole (its drift)."""
+    ntok = [len(t) - n for t, n in seqs]
+    noise = max(abs(a[0] - b[0]) / k for a, b, k in zip(whole, other, ntok))
+    drift = max(abs(f[0] - w[0]) / k for f, w, k in zip(fast, whole, ntok))
+    return noise, drift
+
+
 def test_fast_path_stays_within_llama_cpp_batch_shape_noise(gemma):
     """The packed, shared-context path against plain one-sequence evaluation. llama.cpp's CPU results
     depend on how a batch is shaped, so the noise is measured first: the same sequence fed whole vs
@@ -100,9 +109,7 @@ def test_fast_path_stays_within_llama_cpp_batch_shape_noise(gemma):
         whole = [m.score_plain(t, n) for t, n in seqs]
         token_by_token = [m.score_plain(t, n, step=1) for t, n in seqs]
     fast = gemma.loglikelihood(pairs)
-    ntok = [len(t) - n for t, n in seqs]
-    noise = max(abs(a[0] - b[0]) / k for a, b, k in zip(whole, token_by_token, ntok))
-    drift = max(abs(f[0] - w[0]) / k for f, w, k in zip(fast, whole, ntok))
+    noise, drift = _per_token_gaps(seqs, whole, token_by_token, fast)
     assert noise < 1.0  # nats per token: small
     assert drift <= max(noise, 1e-4), (drift, noise)  # (a machine where llama.cpp is exact gets no slack)
     agree, start = 0, 0
@@ -137,9 +144,7 @@ def test_a_few_shot_prefix_shared_by_several_items_is_computed_once(gemma):
         whole = [m.score_plain(t, n) for t, n in seqs]
         chunked = [m.score_plain(t, n, step=1) for t, n in seqs]
     fast = gemma.loglikelihood(pairs)
-    ntok = [len(t) - n for t, n in seqs]
-    noise = max(abs(a[0] - b[0]) / k for a, b, k in zip(whole, chunked, ntok))
-    drift = max(abs(f[0] - w[0]) / k for f, w, k in zip(fast, whole, ntok))
+    noise, drift = _per_token_gaps(seqs, whole, chunked, fast)
     assert drift <= max(noise, 1e-4), (drift, noise)
     start = 0
     for it in items:

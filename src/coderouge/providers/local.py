@@ -164,10 +164,14 @@ class _Loaded:
         ctx = self._score_ctx
         rows = {}
         for row in pack.out_rows:
-            logits = np.ctypeslib.as_array(self.lc.llama_get_logits_ith(ctx, row), shape=(self.n_vocab,))
-            m = float(logits.max())
-            rows[row] = (logits, m + float(np.log(np.exp(logits - m).sum())), int(logits.argmax()))
+            rows[row] = self._row(ctx, row)
         return rows
+
+    def _row(self, ctx: Any, row: int) -> tuple[np.ndarray, float, int]:
+        """One logit row of the last decode call: (logits, log-sum-exp, argmax)."""
+        logits = np.ctypeslib.as_array(self.lc.llama_get_logits_ith(ctx, row), shape=(self.n_vocab,))
+        m = float(logits.max())
+        return logits, m + float(np.log(np.exp(logits - m).sum())), int(logits.argmax())
 
     def score(self, seqs: list[tuple[list[int], int]]) -> list[tuple[float, bool]]:
         """seqs: (tokens, n_context). Returns (sum log P(continuation tokens), all greedy) for each."""
@@ -208,10 +212,9 @@ class _Loaded:
             if lc.llama_decode(ctx, b) != 0:
                 raise ProviderError("llama_decode failed", provider="local")
             for row, target in rows:
-                logits = np.ctypeslib.as_array(lc.llama_get_logits_ith(ctx, row), shape=(self.n_vocab,))
-                m = float(logits.max())
-                total += float(logits[target]) - (m + float(np.log(np.exp(logits - m).sum())))
-                greedy = greedy and int(logits.argmax()) == target
+                logits, lse, top = self._row(ctx, row)
+                total += float(logits[target]) - lse
+                greedy = greedy and top == target
         return total, greedy
 
 
