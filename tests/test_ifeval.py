@@ -283,3 +283,87 @@ def test_engine_round_trip_with_fake_model(task):
     m = ifeval_metrics({it.id: script(None) for it in sub.items}, sub)
     assert m["prompt_level_strict_acc"] == 0.0 and m["prompt_level_loose_acc"] == 0.5
     assert m["inst_level_loose_acc"] == pytest.approx(2 / 4)
+
+
+# --- language identification: langdetect, seeded, as the reference ----------------------------
+
+# realistic responses; the second code is what the hand-written heuristic this replaced said
+LANGUAGE_SAMPLES = [
+    ("it", "Nave bianca danza / sul mare in notte stellata / un sogno naviga"),  # a haiku; was "en"
+    ("ro", "Astăzi am mers la piață împreună cu bunica mea și am cumpărat mere, pere și struguri "
+           "proaspeți pentru toată familia."),  # was "vi"
+    ("pl", "Wczoraj wieczorem poszliśmy z przyjaciółmi do kina, a potem długo rozmawialiśmy o filmie "
+           "w małej kawiarni niedaleko rynku."),  # was "sw"
+    ("uk", "Учора ввечері ми з друзями ходили до кінотеатру, а потім довго розмовляли про фільм у "
+           "невеличкій кав'ярні біля площі."),  # was "ru"
+    ("mk", "Вчера навечер отидовме со пријателите во кино, а потоа долго разговаравме за филмот во "
+           "едно мало кафуле близу плоштадот."),  # was "bg"
+    ("hi", "कल शाम हम अपने दोस्तों के साथ मॉल गए और वहाँ हमने नया smartphone देखा, जिसका camera और "
+           "battery बहुत अच्छी है।"),
+    ("en", "Yesterday evening we went to the cinema with our friends and talked about the film for a "
+           "long time afterwards."),
+]
+
+
+@pytest.mark.parametrize("lang,text", LANGUAGE_SAMPLES, ids=[s[0] for s in LANGUAGE_SAMPLES])
+def test_language_is_langdetects_verdict_and_repeats(lang, text):
+    assert [detect(text) for _ in range(5)] == [lang] * 5
+    ins = build("language:response_language", {"language": lang})
+    assert all(ins.check(text) for _ in range(3))
+    other = {"it": "en", "ro": "vi", "pl": "sw", "uk": "ru", "mk": "bg", "hi": "mr", "en": "it"}[lang]
+    assert build("language:response_language", {"language": other}).check(text) is False
+
+
+def test_language_detection_is_seeded_as_the_reference():
+    import langdetect
+
+    # google-research's instructions_test: langdetect.DetectorFactory.seed == 0
+    assert langdetect.DetectorFactory.seed == 0
+    from coderouge.evals.ifeval.language import SUPPORTED
+
+    assert len(SUPPORTED) == 55 and {"it", "ro", "pl", "uk", "mk", "hi", "en", "zh-cn"} <= set(SUPPORTED)
+
+
+def _reference_case_check(text, upper):
+    """The reference's CapitalLettersEnglishChecker / LowercaseLettersEnglishChecker, line for line."""
+    import langdetect
+
+    try:
+        return (text.isupper() if upper else text.islower()) and langdetect.detect(text) == "en"
+    except langdetect.LangDetectException:
+        return True
+
+
+@pytest.mark.parametrize("text,upper,want", [
+    # the heuristic this replaced passed both (English by default); langdetect (seed 0) says Welsh
+    # for "YES" and German for "etchings", so the reference fails them
+    ("YES", True, False),
+    ("etchings", False, False),
+    ("THE CAT IS ON THE TABLE.", True, True),
+    ("the cat is on the table and it is happy.", False, True),
+    ("1234 !!", False, False),  # not lower case: fails before any language check
+    ("THIS IS ALL IN CAPITAL LETTERS, OK?", True, True),
+    ("DER HUND IST NICHT IN DEM HAUS UND ES IST KALT.", True, False),  # upper case, but German
+])
+def test_case_checks_match_the_reference(text, upper, want):
+    iid = "change_case:english_capital" if upper else "change_case:english_lowercase"
+    ins = build(iid, {})
+    assert [ins.check(text) for _ in range(3)] == [want] * 3
+    assert _reference_case_check(text, upper) is want
+
+
+def test_undetectable_text_counts_as_followed():
+    assert detect("") is None and detect("1234 !! ...") is None
+    assert build("language:response_language", {"language": "ko"}).check("12345 ???") is True
+
+
+def test_detection_is_thread_safe_from_a_cold_start():
+    from concurrent.futures import ThreadPoolExecutor
+
+    from langdetect import detector_factory
+
+    text = LANGUAGE_SAMPLES[2][1]
+    detector_factory._factory = None  # as in a fresh process: profiles not loaded yet
+    with ThreadPoolExecutor(8) as pool:
+        got = list(pool.map(lambda _: detect(text), range(32)))
+    assert got == ["pl"] * 32

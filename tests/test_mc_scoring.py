@@ -264,3 +264,23 @@ def test_letter_prompts_show_examples_and_shuffled_choices():
         "A. Sunlight is the source of energy for nearly all ecosystems.\nB. Most ecosystems are found on land instead of in water.\n"
         "C. Carbon dioxide is more available than other gases.\nD. The producers in all ecosystems are plants.\n\n"
         "Answer with the letter of the correct option only (A, B, C, D).")
+
+
+def test_echoing_the_prompt_scores_nothing_on_arc_easy(store_path, capsys):
+    # fake/echo answers with the prompt itself, options and all: the "A." it repeats is no choice
+    assert main(["eval", "fake/echo", "--task", "arc_easy", "--limit", "30", "--json"]) == 0
+    r = json.loads(capsys.readouterr().out)["results"][0]
+    assert r["method"] == "letter" and r["n"] == 30 and r["errors"] == 0
+    assert r["value"] == 0.0 and r["ci_low"] == 0.0 < r["ci_high"]
+    details = [d for (d,) in sqlite3.connect(store_path).execute("SELECT detail FROM eval_items")]
+    assert len(details) == 30 and all(d.startswith("picked=none, gold ") for d in details)
+
+
+def test_stored_items_show_the_extracted_letter(store_path, capsys):
+    assert main(["eval", "fake/x?answer=The%20answer%20is%20(B).", "--task", "arc_easy", "--limit", "10", "--json"]) == 0
+    r = json.loads(capsys.readouterr().out)["results"][0]
+    details = [d for (d,) in sqlite3.connect(store_path).execute("SELECT detail FROM eval_items")]
+    assert len(details) == 10 and all(d.startswith("picked=B") for d in details)
+    right = [d for d in details if d == "picked=B"]
+    assert len(right) / 10 == pytest.approx(r["value"])
+    assert all("gold" in d and "answered 'The answer is (B).'" in d for d in details if d != "picked=B")

@@ -9,14 +9,28 @@ Z95 = 1.959963984540054
 
 
 def wilson(successes: float, n: int, z: float = Z95) -> tuple[float, float]:
-    """Wilson score interval for a proportion (well-behaved at 0 and 1, unlike the normal one)."""
+    """Wilson score interval for a proportion (well-behaved at 0 and 1, unlike the normal one):
+    exactly 0 below at 0 successes and exactly 1 above at n."""
     if n <= 0:
         return (math.nan, math.nan)
-    p = successes / n
+    return wilson_p(successes / n, n, z)
+
+
+def wilson_p(p: float, n: float, z: float = Z95) -> tuple[float, float]:
+    """The Wilson interval of a proportion p observed over a (possibly fractional, e.g. Kish's
+    effective) sample size n. Clamped to [0, p] below and [p, 1] above, so it never excludes p,
+    not even by a rounding error (at p = 0 the two terms of the lower bound cancel to ~1e-18)."""
+    if n <= 0:
+        return (math.nan, math.nan)
     denom = 1 + z * z / n
     centre = (p + z * z / (2 * n)) / denom
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return (max(0.0, centre - half), min(1.0, centre + half))
+    half = z * math.sqrt(max(0.0, p * (1 - p)) / n + z * z / (4 * n * n)) / denom
+    return (min(max(0.0, centre - half), p), max(min(1.0, centre + half), p))
+
+
+def _around(m: float, lo: float, hi: float, floor: float = -math.inf, ceil: float = math.inf) -> tuple[float, float, float]:
+    """(m, lo, hi) with lo <= m <= hi guaranteed and the bounds kept within [floor, ceil]."""
+    return (m, min(max(lo, floor), m), max(min(hi, ceil), m))
 
 
 def mean_ci(values: Sequence[float], z: float = Z95) -> tuple[float, float, float]:
@@ -29,11 +43,12 @@ def mean_ci(values: Sequence[float], z: float = Z95) -> tuple[float, float, floa
         return (m, math.nan, math.nan)
     var = sum((v - m) ** 2 for v in values) / (n - 1)
     half = z * math.sqrt(var / n)
-    return (m, m - half, m + half)
+    return _around(m, m - half, m + half)
 
 
 def score_ci(scores: Sequence[float]) -> tuple[float, float, float]:
-    """Mean score with a 95% interval: Wilson when every score is 0 or 1, else normal approximation."""
+    """Mean score with a 95% interval: Wilson when every score is 0 or 1, else normal approximation
+    (kept within [0, 1] when every score is). The interval always contains the mean."""
     n = len(scores)
     if n == 0:
         return (math.nan, math.nan, math.nan)
@@ -41,7 +56,10 @@ def score_ci(scores: Sequence[float]) -> tuple[float, float, float]:
         k = sum(scores)
         lo, hi = wilson(k, n)
         return (k / n, lo, hi)
-    return mean_ci(scores)
+    m, lo, hi = mean_ci(scores)
+    if math.isnan(lo) or not all(0.0 <= s <= 1.0 for s in scores):
+        return (m, lo, hi)
+    return _around(m, lo, hi, 0.0, 1.0)
 
 
 def percentile(values: Sequence[float], q: float) -> float | None:
@@ -76,7 +94,7 @@ def mcnemar_exact(b: int, c: int) -> float:
 def paired_bootstrap_diff(x: Sequence[float], y: Sequence[float], rounds: int = 10000, seed: int = 0,
                           level: float = 0.95) -> tuple[float, float, float]:
     """Mean difference x - y over paired items and its percentile bootstrap interval (items resampled
-    with replacement, the pairing kept)."""
+    with replacement, the pairing kept), widened where needed to contain the mean difference."""
     import numpy as np
 
     xs, ys = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
@@ -87,4 +105,4 @@ def paired_bootstrap_diff(x: Sequence[float], y: Sequence[float], rounds: int = 
     idx = rng.integers(0, d.size, size=(rounds, d.size))
     means = d[idx].mean(axis=1)
     lo, hi = np.percentile(means, [(1 - level) / 2 * 100, (1 + level) / 2 * 100])
-    return float(d.mean()), float(lo), float(hi)
+    return _around(float(d.mean()), float(lo), float(hi))

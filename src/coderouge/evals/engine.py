@@ -8,16 +8,16 @@ import importlib
 import os
 import hashlib
 import math
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ..errors import ProviderError, UsageError
 from ..runner import Progress, Runner
-from ..stats import Z95, percentile, score_ci
+from ..stats import Z95, percentile, score_ci, wilson_p
 from ..types import Message, Request
 from .checks import run_check
+from .letters import extract_letter, picked_label
 from .tasks import GenItem, MCItem, Task
 
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -100,14 +100,6 @@ def letter_prompt(item: MCItem) -> tuple[Message, ...]:
     return tuple(msgs)
 
 
-def extract_letter(text: str, n: int) -> int | None:
-    """The option a chat answer picks ("B", "The answer is (B)", "B. Paris"), among the first n letters."""
-    ok = LETTERS[:n]
-    m = re.search(rf"(?:answer|option)\s*(?:is|:)?\s*\(?([{ok}])\b", text, re.IGNORECASE)
-    cands = [m.group(1).upper()] if m else re.findall(rf"\b([{ok}])\b", text.strip()[:200])
-    return LETTERS.index(cands[0]) if cands else None
-
-
 # --- log-likelihood scoring: pure functions ---------------------------------------------------
 
 
@@ -164,11 +156,8 @@ def macro_mean_ci(groups: dict[str, Sequence[float]]) -> tuple[float, float, flo
 
 
 def _wilson(p: float, n: float, z: float = Z95) -> tuple[float, float]:
-    """stats.wilson for a proportion p over a (possibly fractional) sample size n."""
-    denom = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return (max(0.0, centre - half), min(1.0, centre + half))
+    """stats.wilson for a proportion p over a (possibly fractional) sample size n (never excluding p)."""
+    return wilson_p(p, n, z)
 
 
 # --- running ----------------------------------------------------------------------------------
@@ -223,10 +212,10 @@ async def _score_letters(runner: Runner, model: str, task: Task) -> list[ItemOut
 
     def score(it: MCItem, text: str) -> tuple[float, str]:
         order = letter_order(it)
-        picked = extract_letter(text, len(it.choices))
+        picked = extract_letter(text, len(it.choices))  # the rule: evals/letters.py
         ok = picked is not None and order[picked] in it.correct
         gold = ", ".join(LETTERS[order.index(g)] for g in it.correct)
-        return float(ok), "" if ok else f"answered {text.strip()[:40]!r}, gold {gold}"
+        return float(ok), f"picked={picked_label(picked)}" + ("" if ok else f", gold {gold}, answered {text.strip()[:40]!r}")
 
     return await _ask_and_score(runner, model, task, reqs, score)
 

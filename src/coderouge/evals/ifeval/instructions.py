@@ -1,6 +1,6 @@
 """IFEval's 25 verifiable instructions, following the semantics of google-research's
 `instruction_following_eval/instructions.py` (as used by lm-evaluation-harness's `ifeval` task),
-written afresh without nltk or langdetect.
+written afresh without nltk; language identification uses langdetect, as the reference does.
 
 Each verifier is a frozen dataclass built from the data's kwargs; `.check(text) -> bool` says
 whether the response follows it. `build(instruction_id, kwargs)` makes one (kwargs whose value is
@@ -9,9 +9,11 @@ None are dropped, as the harness does); it raises ValueError for an unknown id o
 Approximations (everything else follows the reference exactly):
 * length_constraints:number_sentences counts sentences with a regex splitter (the reference: nltk
   punkt), see textutil.py;
-* change_case:capital_word_frequency tokenises with a regex stand-in for nltk.word_tokenize;
-* language:response_language, change_case:english_capital and change_case:english_lowercase use
-  the heuristic detector in language.py instead of langdetect.
+* change_case:capital_word_frequency tokenises with a regex stand-in for nltk.word_tokenize.
+
+language:response_language, change_case:english_capital and change_case:english_lowercase call
+langdetect (seeded, see language.py) exactly as the reference does, counting a response langdetect
+cannot classify as following the instruction.
 """
 
 from __future__ import annotations
