@@ -1,12 +1,18 @@
-"""The sandbox that runs model-written code: limits, timeouts, no network, no secrets, cleanup."""
+"""The sandbox that runs model-written code: limits, timeouts, no network, no secrets, cleanup,
+redacted output, the isolation it reports, and its refusal where there is no OS sandbox.
+(Deliberate escape attempts: tests/test_sandbox_escapes.py.)"""
 
 import os
 import socket
+import tempfile
 import time
 
 import pytest
 
-from coderouge.evals.sandbox import network_isolation, run_python
+from coderouge.errors import UsageError
+from coderouge.evals import sandbox
+from coderouge.evals.sandbox import SandboxUnavailableError, isolation, run_python
+from coderouge.providers import register_secret
 
 
 def test_correct_program_passes():
@@ -46,6 +52,7 @@ def test_early_exit_is_not_a_pass():
 
 
 def test_cannot_start_processes():
+    # the audit hook (defence in depth; the escape tests switch it off and the OS layer still holds)
     r = run_python("import os\nos.fork()\n", timeout_s=5)
     assert r.status == "failed" and "os.fork" in r.detail
     r = run_python("import os\nos.system('echo hi')\n", timeout_s=5)
@@ -60,13 +67,16 @@ def test_cannot_write_outside_its_directory(tmp_path):
     assert r.passed, r.detail
 
 
-def test_temp_dir_is_removed_afterwards():
-    r = run_python("import os\nprint(os.getcwd())\nopen('leftover.txt', 'w').write('x')\n", timeout_s=5)
+def test_working_dir_is_a_fresh_private_tmpfs():
+    before = set(os.listdir(tempfile.gettempdir()))
+    r = run_python("import os\nprint(os.getcwd(), os.environ['HOME'], os.environ['TMPDIR'])\n"
+                   "assert os.listdir('.') == []\nopen('leftover.txt', 'w').write('x')\n", timeout_s=5)
     assert r.passed, r.detail
-    cwd = r.stdout.strip()
-    assert cwd and "coderouge-sandbox-" in cwd
-    assert not os.path.exists(cwd)
-    assert not os.path.exists(os.path.dirname(cwd))
+    assert r.stdout.split() == ["/tmp", "/tmp", "/tmp"]
+    # the next run starts from an empty directory again, and nothing was left on the host
+    r = run_python("import os\nassert not os.path.exists('leftover.txt'), os.listdir('.')\n", timeout_s=5)
+    assert r.passed, r.detail
+    assert not any(n.startswith("coderouge-sandbox-") for n in set(os.listdir(tempfile.gettempdir())) - before)
 
 
 def test_parent_environment_is_not_visible(monkeypatch):
@@ -76,11 +86,20 @@ def test_parent_environment_is_not_visible(monkeypatch):
         "import os\n"
         "assert 'OPENAI_API_KEY' not in os.environ and 'ANTHROPIC_API_KEY' not in os.environ\n"
         "print(sorted(os.environ))\n"
-        f"assert open('/proc/{os.getpid()}/environ', 'rb').read() == b''  # the parent's: refused\n",
+        f"open('/proc/{os.getpid()}/environ', 'rb').read()  # the parent's: not in this PID namespace\n",
         timeout_s=5)
     assert "sk-secret" not in r.stdout + r.stderr and "sk-ant" not in r.stdout + r.stderr
-    assert r.status == "failed" and "PermissionError" in r.detail  # the /proc read, after the env asserts passed
+    assert r.status == "failed" and ("FileNotFoundError" in r.detail or "PermissionError" in r.detail)
     assert "PATH" in r.stdout
+
+
+def test_output_is_redacted():
+    register_secret("zq-registered-secret-4711")
+    r = run_python("print('key sk-proj-abcdefghijklmnop0123')\nprint('zq-registered-secret-4711')\n"
+                   "import sys\nsys.stderr.write('AIzaSyA-abcdefghijkl0123456789\\n')\nassert False\n", timeout_s=5)
+    assert r.status == "failed"
+    assert "sk-proj-abc" not in r.stdout and "zq-registered" not in r.stdout and "AIzaSyA" not in r.stderr
+    assert r.stdout.count("[REDACTED]") == 2 and "[REDACTED]" in r.stderr
 
 
 @pytest.fixture()
@@ -126,25 +145,51 @@ def test_no_network_by_default(listener):
     assert r.status in ("failed", "error") and not r.passed
     assert "connected" not in r.stdout
     assert not _saw_connection(listener)
-    assert r.isolation == network_isolation()
-    if network_isolation().startswith("netns"):
-        # a fresh network namespace has only a down loopback device: unreachable, not refused by a hook
-        assert "unreachable" in r.detail.lower() or "Errno" in r.detail
-
-
-def test_no_network_with_the_audit_hook_fallback(listener):
-    port = listener.getsockname()[1]
-    r = run_python(_connect_program(port), timeout_s=5, network="audit-hook")
-    assert r.status == "failed" and r.isolation == "audit-hook"
-    assert "no network" in r.detail
-    assert not _saw_connection(listener)
+    # a fresh network namespace has only its own loopback (bwrap brings it up), where nothing
+    # listens: the kernel refuses, not a hook
+    assert "ConnectionRefusedError" in r.detail or "unreachable" in r.detail.lower(), r.detail
 
 
 def test_isolation_is_reported():
-    # "netns" where the kernel lets us make a network namespace (root with CAP_SYS_ADMIN, as here),
-    # "audit-hook" in a container that forbids it
-    assert network_isolation() in ("netns", "netns+userns", "audit-hook")
-    assert run_python("pass\n", timeout_s=5).isolation == network_isolation()
+    iso = isolation()
+    assert iso.startswith("bwrap ") and "user+mount+pid+net" in iso and "uid 65534" in iso and "tmpfs /tmp 64M" in iso
+    if os.geteuid() == 0:
+        assert "on the host nobody (65534)" in iso or "on the host 65534 (65534)" in iso
+    assert run_python("pass\n", timeout_s=5).isolation == iso
+
+
+@pytest.fixture()
+def no_bwrap(monkeypatch):
+    """This machine as if bubblewrap were not installed."""
+    monkeypatch.setattr(sandbox, "BWRAP", "coderouge-no-such-bwrap")
+    monkeypatch.delenv(sandbox.UNSAFE_ENV, raising=False)
+    sandbox._reset()
+    yield
+    monkeypatch.undo()
+    sandbox._reset()
+
+
+def test_refuses_without_an_os_sandbox(no_bwrap):
+    with pytest.raises(SandboxUnavailableError) as e:
+        run_python("print('hi')\n", timeout_s=5)
+    assert isinstance(e.value, UsageError)
+    msg = str(e.value)
+    assert "bubblewrap" in msg and "--unsafe-sandbox" in msg and sandbox.UNSAFE_ENV in msg
+    with pytest.raises(SandboxUnavailableError):
+        isolation()
+
+
+def test_unsafe_fallback_only_when_asked(no_bwrap, monkeypatch, listener):
+    r = run_python("print('hi')\n", timeout_s=5, unsafe=True)
+    assert r.passed and r.stdout.strip() == "hi"
+    assert r.isolation.startswith("unsafe: no OS sandbox (bubblewrap (bwrap) is not installed")
+    monkeypatch.setenv(sandbox.UNSAFE_ENV, "1")
+    assert isolation().startswith("unsafe:")
+    port = listener.getsockname()[1]
+    r = run_python(_connect_program(port), timeout_s=5)  # still no network: a namespace or the hook
+    assert r.status == "failed" and "connected" not in r.stdout and not _saw_connection(listener)
+    with pytest.raises(SandboxUnavailableError):
+        run_python("pass\n", timeout_s=5, unsafe=False)  # an explicit False wins over the variable
 
 
 def test_output_is_truncated():
