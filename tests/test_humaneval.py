@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from coderouge.evals import data
+from coderouge.evals import data, sandbox
 from coderouge.evals.humaneval import (
     HUMANEVAL,
     build_program,
@@ -42,10 +42,27 @@ def test_loader(task, rows):
     assert first.id == "HumanEval/0" and first.messages[0].role == "user"
     assert first.messages[0].text == rows["HumanEval/0"]["prompt"]  # the prompt as-is
     assert data._sha256(data.resolve(HUMANEVAL)) == HUMANEVAL.sha256
+    # the isolation the programs run under is recorded with the task's settings (stored with each eval)
+    assert task.meta["sandbox_isolation"] == sandbox.isolation() and task.meta["sandbox_isolation"].startswith("bwrap ")
+
+
+def test_refuses_without_an_os_sandbox(monkeypatch):
+    monkeypatch.setattr(sandbox, "BWRAP", "coderouge-no-such-bwrap")
+    monkeypatch.delenv(sandbox.UNSAFE_ENV, raising=False)
+    sandbox._reset()
+    try:
+        with pytest.raises(sandbox.SandboxUnavailableError, match="--unsafe-sandbox"):
+            load_humaneval()
+        monkeypatch.setenv(sandbox.UNSAFE_ENV, "1")  # what the CLI's --unsafe-sandbox sets
+        t = load_humaneval()
+        assert t.meta["sandbox_isolation"].startswith("unsafe: no OS sandbox (bubblewrap (bwrap) is not installed")
+    finally:
+        monkeypatch.undo()
+        sandbox._reset()
 
 
 def test_all_canonical_solutions_pass(task, rows):
-    # 164 sandboxed runs, 2 at a time (about 4 s on 2 cores)
+    # 164 sandboxed runs, 2 at a time (about 7 s on 2 cores: bwrap and interpreter start each time)
     from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(2) as pool:
@@ -123,6 +140,7 @@ def test_evaluate_pass_at_k_half_right(task, rows):
     runner = _runner(script)
     out = asyncio.run(evaluate_pass_at_k(runner, "fake/coder", sub, n=2, ks=[1, 2], temperature=0.8))
     assert out["pass@1"] == 0.5 and out["pass@2"] == 1.0
+    assert out["sandbox"] == task.meta["sandbox_isolation"]
     assert out["errors"] == 0 and len(out["items"]) == 6
     assert all(p["n"] == 2 and p["correct"] == 1 for p in out["items"])
     assert [s["status"] for s in out["items"][0]["samples"]] == ["passed", "failed"]

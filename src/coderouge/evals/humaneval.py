@@ -4,7 +4,11 @@ The model sees the function prompt (signature and docstring) as-is. A base model
 code (stop sequences as human-eval / lm-evaluation-harness: "\\nclass", "\\ndef", "\\n#", "\\nif",
 "\\nprint"); a chat model may answer with a ```python fenced block holding the whole function.
 The program run is human-eval's: prompt + completion + "\\n" + test + "\\n" + "check(entry_point)",
-in the sandbox (`sandbox.run_python`). pass@k uses the unbiased estimator of the Codex paper
+in the sandbox (`sandbox.run_python`: bubblewrap namespaces, read-only system, no network, limits).
+Loading the task checks that the sandbox works here and refuses otherwise (SandboxUnavailableError,
+unless the unsafe fallback is allowed: --unsafe-sandbox / CODEROUGE_UNSAFE_SANDBOX=1); the
+isolation used is recorded in the task's settings (`meta["sandbox_isolation"]`, stored with the
+eval) and in pass@k results ("sandbox"). pass@k uses the unbiased estimator of the Codex paper
 (Chen et al. 2021): 1 - C(n-c, k) / C(n, k), averaged over problems.
 """
 
@@ -19,11 +23,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import TaskFileError
-from ..runner import Runner
+from ..calls import Calls as Runner
 from ..types import Message, Request
 from . import data
 from .checks import CheckResult
-from .sandbox import run_python
+from .sandbox import isolation, run_python
 from .tasks import GenItem, Task
 
 __all__ = [
@@ -120,6 +124,9 @@ def _read(path) -> list[dict[str, Any]]:
 
 
 def load_humaneval(timeout_s: float = 10.0, memory_mb: int = 512) -> Task:
+    """The 164 problems. Raises SandboxUnavailableError (a UsageError) before anything runs where
+    no OS sandbox works and the unsafe fallback is not allowed."""
+    sandbox = isolation()
     path = data.resolve(HUMANEVAL)
     items = []
     for i, row in enumerate(_read(path), start=1):
@@ -132,7 +139,8 @@ def load_humaneval(timeout_s: float = 10.0, memory_mb: int = 512) -> Task:
                 description="HumanEval (OpenAI), 164 Python problems, functional correctness, 0-shot",
                 max_tokens=512, shots=0,
                 prompt_format="the function prompt as-is (completion); a chat answer's ```python block with the function is accepted",
-                meta={"stop": list(STOP), "raw": True, "sandbox_timeout_s": timeout_s, "sandbox_memory_mb": memory_mb})
+                meta={"stop": list(STOP), "raw": True, "sandbox_timeout_s": timeout_s, "sandbox_memory_mb": memory_mb,
+                      "sandbox_isolation": sandbox})
 
 
 def pass_at_k(n: int, c: int, k: int) -> float:
@@ -164,7 +172,7 @@ async def evaluate_pass_at_k(runner: Runner, model: str, task: Task, n: int, ks:
     reqs = [Request(model, it.messages, max_tokens=it.max_tokens or task.max_tokens, temperature=temperature,
                     stop=tuple(stop or ()), sample=i, raw=bool(task.meta.get("raw")))
             for it in items for i in range(n)]
-    results = await runner.run(reqs, desc=f"{model} {task.name} n={n}")
+    results = await runner.batch(reqs, desc=f"{model} {task.name} n={n}")
     loop = asyncio.get_running_loop()
     with ThreadPoolExecutor(max_workers=workers) as pool:
         futs = [loop.run_in_executor(pool, items[j // n].check.score, r.completion.text) if r.completion is not None else None
@@ -180,7 +188,7 @@ async def evaluate_pass_at_k(runner: Runner, model: str, task: Task, n: int, ks:
         correct = sum(1 for s in samples if s["status"] == "passed")
         per_item.append({"id": it.id, "n": n - errors, "correct": correct, "errors": errors, "samples": samples})
     out: dict[str, Any] = {"model": model, "task": task.name, "n": n, "temperature": temperature,
-                           "errors": sum(p["errors"] for p in per_item), "items": per_item, "pass": {}}
+                           "sandbox": task.meta.get("sandbox_isolation") or isolation(), "errors": sum(p["errors"] for p in per_item), "items": per_item, "pass": {}}
     for k in ks:
         vals = [pass_at_k(p["n"], p["correct"], k) for p in per_item if p["n"] >= k]
         out["pass"][f"pass@{k}"] = {"value": sum(vals) / len(vals) if vals else float("nan"),
