@@ -15,7 +15,7 @@ $(PY):
 $(STAMP): pyproject.toml | $(PY)
 	sh scripts/ensure-build-deps.sh
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[local,dev]'
+	$(PY) -m pip install --quiet -e '.[local,postgres,dev]'
 	touch $(STAMP)
 
 # benchmark data: $CODEROUGE_DATA if set, else ../shared/data where it exists, else downloaded on first use
@@ -25,7 +25,7 @@ demo: $(STAMP)
 	CODEROUGE_DATA=$(DATA) $(VENV)/bin/coderouge demo
 
 test: $(STAMP)
-	sh scripts/ensure-browser.sh
+	sh scripts/ensure-system.sh
 	CODEROUGE_DATA=$(DATA) $(PY) -m pytest
 
 bench: $(STAMP)

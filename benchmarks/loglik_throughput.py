@@ -52,7 +52,7 @@ def ours(task_name: str, shots: int | None, limit: int, record: list | None) -> 
             task = task.sample(limit, 1234) if limit else task
             (res,) = evaluate_many([MODEL], [task], store, RunConfig(progress=False, use_cache=False))
             dt = time.perf_counter() - t0
-            stored = store.db.execute("SELECT count(*) FROM loglik").fetchone()[0]
+            stored = store.count_logliks()
             store.close()
     finally:
         local_mod._Loaded.decode = orig  # type: ignore[method-assign]

@@ -10,6 +10,7 @@ from coderouge.arena import battles as bt
 from coderouge.arena.judges import combine_verdicts, parse_verdict
 from coderouge.arena.prompts import load_prompt_file
 from coderouge.arena.run import ArenaConfig, pair_weights, run_arena_async
+from coderouge.calls import run_calls
 from coderouge.errors import UsageError
 from coderouge.providers.fake import FakeProvider
 from coderouge.runner import RunConfig
@@ -23,8 +24,15 @@ def prompts(tmp_path):
     return load_prompt_file(f)
 
 
+@pytest.fixture()
+def store(any_store):
+    """Every test here runs on both backends: a SQLite file, then a real PostgreSQL database."""
+    return any_store
+
+
 def arena(store, models, prompts, cfg, providers=None):
-    return asyncio.run(run_arena_async(models, prompts, "p", store, RunConfig(progress=False), cfg, providers))
+    return run_calls(store, RunConfig(progress=False), lambda calls: run_arena_async(calls, models, prompts, "p", cfg),
+                     providers=providers)
 
 
 def _sum_script(offset):

@@ -5,9 +5,10 @@ import asyncio
 import json
 import math
 import sqlite3
-from types import SimpleNamespace
 
 import pytest
+
+from coderouge.providers.base import Provider
 from test_mc_tasks import data_dir_with_hellaswag
 
 from coderouge.cli import main
@@ -72,27 +73,31 @@ def test_macro_mean_ci():
 # --- the engine with a scripted log-likelihood provider ---------------------------------------
 
 
-class ScriptedLoglik:
+class ScriptedLoglik(Provider):
     """A provider that gives log-probabilities from a table; a context containing TOO LONG is refused."""
 
     provider = "scripted"
     default_concurrency = 1
-    base_url = None
 
     def __init__(self, table):
+        super().__init__("table")
         self.table = table
         self.asked = []
 
-    def identity(self):
+    async def stream(self, request):
+        raise NotImplementedError("scored by log-likelihood only")
+        yield  # pragma: no cover
+
+    def scores_loglikelihood(self):
+        return True
+
+    def scoring_identity(self):
         return "scripted:1"
 
-    async def aclose(self):
-        pass
+    def scoring_settings(self):
+        return {"flash_attn": False}
 
-    def loaded(self):
-        return SimpleNamespace(flash_attn=False)
-
-    def loglikelihood(self, pairs):
+    def loglikelihood(self, pairs, cancel=None):
         self.asked.append(list(pairs))
         if any("TOO LONG" in c for c, _ in pairs):
             raise BadRequestError("sequence of 5000 tokens exceeds the scoring window 2048", provider="scripted")
@@ -138,8 +143,8 @@ def test_mmlu_style_macro_average_and_per_group_scores(store):
     assert res.extra_metrics["acc"] == pytest.approx(res.value) and "acc_norm" in res.extra_metrics
     assert res.ci_low < res.value < res.ci_high
     assert res.n == 6 and res.metric == "acc" and res.method == "loglikelihood" and res.shots == 5
-    cfg, stored = store.db.execute("SELECT config_json, result_json FROM eval_runs").fetchone()
-    cfg, stored = json.loads(cfg), json.loads(stored)
+    (run,) = store.eval_runs()
+    cfg, stored = run.config, run.result
     assert cfg["flash_attn"] is False and cfg["method"] == "loglikelihood" and cfg["shots"] == 5
     assert cfg["prompt_format"] == "fmt"
     assert stored["groups"]["chemistry"]["n"] == 3 and stored["value"] == pytest.approx(res.value)

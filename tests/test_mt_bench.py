@@ -119,9 +119,9 @@ def test_two_turns_judged_and_averaged(store, questions):
     assert o.score == 9.0 and d["score"] == 9.0 and d["turn"] == 2 and d["judge_prompt"] == "single-v1-multi-turn"
     assert store.cached([d["judge_key"]])[d["judge_key"]].text == "Fine. [[9]]"
     assert store.cached([o.call_key])[o.call_key].text.startswith("A2 ")
-    run_row = store.db.execute("SELECT task, config_json FROM eval_runs").fetchall()
-    assert len(run_row) == 1 and json.loads(run_row[0][1])["judge_model"] == JUDGE
-    assert store.db.execute("SELECT COUNT(*) FROM eval_items WHERE status='ok'").fetchone()[0] == 160
+    (saved,) = store.eval_runs()
+    assert saved.config["judge_model"] == JUDGE
+    assert sum(1 for i in store.eval_items(saved.id) if i.status == "ok") == 160
 
 
 def test_turn2_sees_the_conversation_and_temperatures(store, questions):

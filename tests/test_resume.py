@@ -7,25 +7,32 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections import Counter
+
+from coderouge.errors import CoderougeError
+from coderouge.store import Store
 
 
-def test_kill_9_then_resume(tmp_path):
+def _ok_calls(url: str) -> int:
+    try:
+        with Store(url) as s:
+            return s.count_calls("ok")
+    except CoderougeError:  # not created yet, or being migrated by the run
+        return 0
+
+
+def test_kill_9_then_resume(tmp_path, store_url):
     n = 200
     task = tmp_path / "t.jsonl"
     task.write_text("".join(json.dumps({"id": f"q{i}", "prompt": f"say {i}", "check": {"type": "exact", "expected": f"say {i}"}}) + "\n" for i in range(n)))
-    db = tmp_path / "store.db"
-    env = {**os.environ, "CODEROUGE_STORE": str(db)}
+    env = {**os.environ, "CODEROUGE_STORE": store_url}
     cmd = [sys.executable, "-m", "coderouge", "eval", "fake/slow?latency=0.03", "--task", str(task), "--concurrency", "4", "--json"]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 60
         done = 0
         while time.monotonic() < deadline:
-            if db.exists():
-                try:
-                    done = sqlite3.connect(db, timeout=5).execute("SELECT COUNT(*) FROM calls WHERE status='ok'").fetchone()[0]
-                except sqlite3.OperationalError:
-                    done = 0
+            done = _ok_calls(store_url)
             if done >= 20:
                 break
             time.sleep(0.02)
@@ -33,8 +40,7 @@ def test_kill_9_then_resume(tmp_path):
     finally:
         proc.wait(timeout=30)
     assert proc.returncode == -signal.SIGKILL
-    con = sqlite3.connect(db)
-    killed_at = con.execute("SELECT COUNT(*) FROM calls WHERE status='ok'").fetchone()[0]
+    killed_at = _ok_calls(store_url)
     assert 20 <= killed_at < n, "the run must have been killed midway"
 
     r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
@@ -42,11 +48,12 @@ def test_kill_9_then_resume(tmp_path):
     res = json.loads(r.stdout)["results"][0]
     assert res["n"] == n and res["errors"] == 0 and res["value"] == 1.0
     # every item answered exactly once across both runs
-    per_key = con.execute("SELECT key, COUNT(*) FROM calls WHERE status='ok' GROUP BY key").fetchall()
-    assert len(per_key) == n
-    assert all(c == 1 for _, c in per_key)
-    items = con.execute("SELECT COUNT(*) FROM eval_items WHERE run_id=(SELECT MAX(id) FROM eval_runs) AND status='ok'").fetchone()[0]
-    assert items == n
+    with Store(store_url) as s:
+        per_key = Counter(c.key for c in s.calls(status="ok"))
+        assert len(per_key) == n
+        assert all(c == 1 for c in per_key.values())
+        last = s.eval_runs()[0]
+        assert sum(1 for i in s.eval_items(last.id) if i.status == "ok") == n
 
 
 def test_ctrl_c_stops_cleanly_and_resumes(tmp_path):

@@ -48,7 +48,7 @@ def _task_names() -> list[str]:
 
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--store", help="SQLite store path (default: $CODEROUGE_STORE or ~/.local/share/coderouge/store.db)")
+    common.add_argument("--store", help="the store: a path or sqlite:///PATH, or postgresql://USER:PASS@HOST:PORT/DB (default: $CODEROUGE_STORE, else ~/.local/share/coderouge/store.db)")
     common.add_argument("--debug", action="store_true", help="show tracebacks")
     run_opts = argparse.ArgumentParser(add_help=False)
     run_opts.add_argument("--concurrency", type=_positive_int, help="requests in flight per provider (default: the provider's)")
@@ -78,6 +78,9 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--limit", type=_positive_int, help="evaluate a seeded sample of N items")
     e.add_argument("--seed", type=int, default=1234, help="seed of the --limit sample (default 1234)")
     e.add_argument("--method", choices=["loglikelihood", "letter"], help="multiple-choice scoring method (default: log-likelihood when the model gives it)")
+    e.add_argument("--unsafe-sandbox", action="store_true",
+                   help="humaneval: run model-written code even where the operating-system sandbox (bubblewrap: "
+                        "user, mount, PID and network namespaces) is unavailable; only on a machine you can lose")
     e.add_argument("--json", action="store_true", help="print results as JSON")
 
     m = sub.add_parser("models", parents=[common], help="list providers and whether each is usable now")
@@ -152,6 +155,8 @@ def _setup(args: argparse.Namespace) -> None:
 
     if getattr(args, "prices", None):
         pricing.set_overrides(args.prices)
+    if getattr(args, "unsafe_sandbox", False):
+        os.environ["CODEROUGE_UNSAFE_SANDBOX"] = "1"  # read by evals/sandbox.py before any code task loads
 
 
 def results_table(results: list[Any]) -> str:
@@ -225,7 +230,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         for r in results:
             if r.errors:
                 print(f"\n{r.model} on {r.task}: {r.errors} item(s) failed and are not scored; e.g. {r.error_examples[0]}")
-        print(f"\nstore: {store.path}")
+        print(f"\nstore: {store.location}")
     return 0
 
 
@@ -237,7 +242,7 @@ def _with_chat_template(model: str) -> str:
 
 def _pass_at_k(args: argparse.Namespace, models: list[str], tasks: list[Any], store: Any) -> int:
     from .evals.humaneval import evaluate_pass_at_k
-    from .runner import Runner
+    from .calls import run_calls
 
     try:
         ks = sorted({int(k) for k in args.k.split(",") if k.strip()})
@@ -248,18 +253,14 @@ def _pass_at_k(args: argparse.Namespace, models: list[str], tasks: list[Any], st
     if not ks or any(k < 1 or k > args.samples for k in ks):
         raise UsageError(f"every --k must be between 1 and --samples ({args.samples}), got {args.k}")
 
-    async def run() -> list[tuple[str, dict[str, Any]]]:
-        runner = Runner(store, _run_config(args))
-        try:
-            out = []
-            for m in models:
-                stop = tuple(tasks[0].meta["stop"]) if runner.provider(m).completion_model else None
-                out.append((m, await evaluate_pass_at_k(runner, m, tasks[0], args.samples, ks, args.temperature, stop=stop)))
-            return out
-        finally:
-            await runner.aclose()
+    async def run(calls: Any) -> list[tuple[str, dict[str, Any]]]:
+        out = []
+        for m in models:
+            stop = tuple(tasks[0].meta["stop"]) if calls.provider(m).completion_model else None
+            out.append((m, await evaluate_pass_at_k(calls, m, tasks[0], args.samples, ks, args.temperature, stop=stop)))
+        return out
 
-    results = asyncio.run(run())
+    results = run_calls(store, _run_config(args), run)
     if args.json:
         print(json.dumps({"results": [{"model": m, "task": "humaneval", "samples": args.samples, "temperature": args.temperature,
                                        **{k: v for k, v in r.items() if k != "items"}} for m, r in results]}, indent=2))
@@ -267,7 +268,7 @@ def _pass_at_k(args: argparse.Namespace, models: list[str], tasks: list[Any], st
     rows = [[m, *[f"{r['pass@' + str(k)] * 100:.1f}%" if r.get('pass@' + str(k)) is not None else "—" for k in ks], str(r["errors"])]
             for m, r in results]
     print(render(["model", *[f"pass@{k}" for k in ks], "errors"], rows, right=set(range(1, len(ks) + 2))))
-    print(f"\nhumaneval, {args.samples} samples per problem at temperature {args.temperature:g}; store: {store.path}")
+    print(f"\nhumaneval, {args.samples} samples per problem at temperature {args.temperature:g}; store: {store.location}")
     return 0
 
 
@@ -343,7 +344,7 @@ def main(argv: list[str] | None = None) -> int:
     except CoderougeError as e:
         if debug:
             raise
-        from .providers.base import redact
+        from .secrets import redact
 
         sys.stderr.write(f"coderouge: error: {redact(str(e))}\n")
         return 2 if isinstance(e, UsageError) else 1

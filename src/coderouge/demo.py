@@ -67,7 +67,7 @@ def run_demo(args: argparse.Namespace, config: RunConfig) -> int:
         _say("demo runs with no key and no internet.")
     report = Path(args.report)
     write_report(report, results, elapsed)
-    _say(f"\nfinished in {elapsed:.0f}s. Report: {report.resolve()}   Store: {store.path}")
+    _say(f"\nfinished in {elapsed:.0f}s. Report: {report.resolve()}   Store: {store.location}")
     _say("\nNext:")
     if missing:
         keys = "; ".join(s.detail.replace("no key: ", "") for s in missing)

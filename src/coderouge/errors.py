@@ -6,7 +6,10 @@ CoderougeError
 │   ├── MissingKeyError
 │   ├── MissingPackageError
 │   ├── TaskFileError      (names the file and the line)
-│   └── DataNotFoundError  (says what to put where)
+│   ├── DataNotFoundError  (says what to put where)
+│   └── StoreOpenError     the store cannot be opened: unreachable, bad credentials, not a coderouge
+│                          store, written by a newer coderouge (nothing is written to it)
+├── StoreError             the store could not be written or read during a run: the run stops
 └── ProviderError          a call to a model failed; carries status, retryable, retry_after
     ├── RateLimitError       429: retryable, honours Retry-After
     ├── ServerError          5xx / overloaded: retryable
@@ -53,6 +56,15 @@ class TaskFileError(UsageError):
 
 class DataNotFoundError(UsageError):
     pass
+
+
+class StoreOpenError(UsageError):
+    """The store named by --store / CODEROUGE_STORE cannot be used; nothing was written to it."""
+
+
+class StoreError(CoderougeError):
+    """A read or write of the store failed mid-run (disk full, read-only file, lost connection).
+    The run stops: a result that was not stored is never reported as done."""
 
 
 class ProviderError(CoderougeError):

@@ -14,10 +14,6 @@ from ..types import Message
 
 WINNERS = ("model_a", "model_b", "tie", "tie (bothbad)")
 
-_COLUMNS = ("id, created_at, source, judge, prompt_set, prompt_id, prompt_json, model_a, model_b, answer_a, answer_b, "
-            "key_a, key_b, winner, judge_raw, tstamp, anony, token, shown_at")
-
-
 @dataclass
 class Battle:
     id: int
@@ -41,11 +37,12 @@ class Battle:
     shown_at: float | None
 
     @classmethod
-    def from_row(cls, row: tuple) -> "Battle":
-        (id_, created, source, judge, pset, pid, pjson, a, b, ans_a, ans_b, ka, kb, winner, raw, ts, anony, token, shown) = row
+    def from_row(cls, r: dict[str, Any]) -> "Battle":
+        pjson, raw = r["prompt_json"], r["judge_raw"]
         msgs = tuple(Message.from_json(m) for m in json.loads(pjson)) if pjson else ()
-        return cls(id_, created, source, judge, pset, pid, msgs, a, b, ans_a, ans_b, ka, kb, winner,
-                   json.loads(raw) if raw else None, ts, bool(anony), token, shown)
+        return cls(r["id"], r["created_at"], r["source"], r["judge"], r["prompt_set"], r["prompt_id"], msgs,
+                   r["model_a"], r["model_b"], r["answer_a"], r["answer_b"], r["key_a"], r["key_b"], r["winner"],
+                   json.loads(raw) if raw else None, r["tstamp"], bool(r["anony"]), r["token"], r["shown_at"])
 
     @property
     def prompt(self) -> str:
@@ -65,53 +62,43 @@ def add_battle(store: Store, *, source: str, judge: str, model_a: str, model_b: 
                prompt_id: str | None = None, messages: tuple[Message, ...] = (), answer_a: str | None = None,
                answer_b: str | None = None, key_a: str | None = None, key_b: str | None = None,
                winner: str | None = None, judge_raw: Any = None, tstamp: float | None = None, anony: bool = True,
-               with_token: bool = False, plan_key: str | None = None, _in_transaction: bool = False) -> int:
+               with_token: bool = False, plan_key: str | None = None) -> int:
     if model_a == model_b:
         raise ValueError(f"a battle needs two different models, got {model_a} twice")
     if winner is not None and winner not in WINNERS:
         raise ValueError(f"winner must be one of {', '.join(WINNERS)}, got {winner!r}")
-    if not _in_transaction:
-        store.commit_batch()
-    cur = store.db.execute(
-        f"INSERT INTO battles ({_COLUMNS.replace('id, ', '', 1)}, plan_key) VALUES ({','.join('?' * 19)})",
-        (time.time(), source, judge, prompt_set, prompt_id, json.dumps([m.to_json() for m in messages]) if messages else None,
-         model_a, model_b, answer_a, answer_b, key_a, key_b, winner, json.dumps(judge_raw) if judge_raw is not None else None,
-         tstamp, int(anony), secrets.token_urlsafe(16) if with_token else None, None, plan_key),
-    )
-    return int(cur.lastrowid or 0)
+    return store.add_battle(
+        created_at=time.time(), source=source, judge=judge, prompt_set=prompt_set, prompt_id=prompt_id,
+        prompt_json=json.dumps([m.to_json() for m in messages]) if messages else None, model_a=model_a,
+        model_b=model_b, answer_a=answer_a, answer_b=answer_b, key_a=key_a, key_b=key_b, winner=winner,
+        judge_raw=json.dumps(judge_raw) if judge_raw is not None else None, tstamp=tstamp, anony=int(anony),
+        token=secrets.token_urlsafe(16) if with_token else None, shown_at=None, plan_key=plan_key)
 
 
 def set_answers(store: Store, battle_id: int, answer_a: str, answer_b: str, key_a: str | None, key_b: str | None,
                 shown_at: float | None = None) -> None:
-    store.commit_batch()
-    store.db.execute("UPDATE battles SET answer_a=?, answer_b=?, key_a=?, key_b=?, shown_at=? WHERE id=?",
-                     (answer_a, answer_b, key_a, key_b, shown_at, battle_id))
+    store.update_battle(battle_id, answer_a=answer_a, answer_b=answer_b, key_a=key_a, key_b=key_b, shown_at=shown_at)
 
 
 def set_verdict(store: Store, battle_id: int, winner: str, judge_raw: Any = None) -> None:
     if winner not in WINNERS:
         raise ValueError(f"winner must be one of {', '.join(WINNERS)}, got {winner!r}")
-    store.commit_batch()
-    store.db.execute("UPDATE battles SET winner=?, judge_raw=?, tstamp=? WHERE id=?",
-                     (winner, json.dumps(judge_raw) if judge_raw is not None else None, time.time(), battle_id))
+    store.update_battle(battle_id, winner=winner, judge_raw=json.dumps(judge_raw) if judge_raw is not None else None,
+                        tstamp=time.time())
 
 
 def get_battle(store: Store, battle_id: int) -> Battle | None:
-    row = store.db.execute(f"SELECT {_COLUMNS} FROM battles WHERE id=?", (battle_id,)).fetchone()
-    return Battle.from_row(row) if row else None
+    rows = store.battles(ids=[battle_id])
+    return Battle.from_row(rows[0]) if rows else None
 
 
 def list_battles(store: Store, *, decided: bool | None = True, judge: str | None = None) -> list[Battle]:
-    where, args = [], []
-    if decided is True:
-        where.append("winner IS NOT NULL")
-    elif decided is False:
-        where.append("winner IS NULL")
-    if judge is not None:
-        where.append("judge = ?")
-        args.append(judge)
-    sql = f"SELECT {_COLUMNS} FROM battles" + (f" WHERE {' AND '.join(where)}" if where else "") + " ORDER BY id"
-    return [Battle.from_row(r) for r in store.db.execute(sql, args)]
+    return [Battle.from_row(r) for r in store.battles(decided=decided, judge=judge)]
+
+
+def planned_battles(store: Store, plan_keys: list[str]) -> dict[str, tuple[int, str | None]]:
+    """`arena run`'s battles already in the store: plan_key → (id, winner)."""
+    return {r["plan_key"]: (r["id"], r["winner"]) for r in store.battles(plan_keys=plan_keys)}
 
 
 class Vote(enum.Enum):
@@ -142,8 +129,6 @@ def record_vote(store: Store, battle_id: int, token: str, winner: str, *, min_se
         return Vote.NOT_READY, None
     if now - b.shown_at < min_seconds:
         return Vote.TOO_FAST, None
-    store.commit_batch()
-    cur = store.db.execute("UPDATE battles SET winner=?, tstamp=? WHERE id=? AND winner IS NULL", (winner, now, battle_id))
-    if cur.rowcount != 1:
+    if not store.update_battle(battle_id, only_undecided=True, winner=winner, tstamp=now):
         return Vote.ALREADY_VOTED, get_battle(store, battle_id)
     return Vote.RECORDED, get_battle(store, battle_id)

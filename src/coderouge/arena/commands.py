@@ -30,7 +30,7 @@ def arena_run(args: argparse.Namespace, run_config: RunConfig) -> int:
           f"{s.answer_failures} skipped (a model's call failed), {s.judge_failures} without a verdict (judge failed)")
     for f in s.failures[:5]:
         print(f"  - {f}")
-    print(f"store: {store.path}\nnext: coderouge arena ratings --judge {args.judge}")
+    print(f"store: {store.location}\nnext: coderouge arena ratings --judge {args.judge}")
     return 0
 
 
@@ -43,10 +43,8 @@ def arena_serve(args: argparse.Namespace) -> int:
         raise UsageError("a battle needs at least two different models")
     for m in args.models:
         get_provider(m)
-    store = Store(args.store)
-    path = store.path
-    store.close()
-    serve(path, args.models, prompts, host=args.host, port=args.port, min_vote_seconds=args.min_vote_seconds,
+    Store(args.store).close()  # a bad store is refused before the server starts
+    serve(args.store, args.models, prompts, host=args.host, port=args.port, min_vote_seconds=args.min_vote_seconds,
           prompt_set=args.prompts)
     return 0
 
@@ -66,7 +64,7 @@ def _records(args: argparse.Namespace) -> tuple[list[dict], str]:
         recs = [b.clean_battle() for b in bt.list_battles(store, decided=True, judge=args.judge)]
     finally:
         store.close()
-    where = f"the store ({store.path})" + (f", judge {args.judge}" if args.judge else "")
+    where = f"the store ({store.location})" + (f", judge {args.judge}" if args.judge else "")
     if not recs:
         raise UsageError(f"no decided battles in {where}: run 'coderouge arena run …', vote on 'arena serve', or 'arena import FILE'")
     return recs, where
@@ -141,17 +139,12 @@ def arena_import(args: argparse.Namespace) -> int:
 
     recs = read_battles(args.file)  # every record is checked before anything is written
     store = Store(args.store)
-    store.db.execute("BEGIN")
-    try:
+    with store.transaction():  # all or nothing
         for r in recs:
             bt.add_battle(store, source="import", judge=args.label, model_a=r["model_a"], model_b=r["model_b"],
                           prompt_id=str(r["question_id"]) if r.get("question_id") is not None else None,
-                          winner=r["winner"], tstamp=float(r["tstamp"]), anony=bool(r["anony"]), _in_transaction=True)
-        store.db.execute("COMMIT")
-    except BaseException:
-        store.db.execute("ROLLBACK")
-        raise
-    print(f"imported {len(recs)} battles from {args.file} as judge '{args.label}' into {store.path}")
+                          winner=r["winner"], tstamp=float(r["tstamp"]), anony=bool(r["anony"]))
+    print(f"imported {len(recs)} battles from {args.file} as judge '{args.label}' into {store.location}")
     return 0
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from ..errors import UsageError
 from ..providers import get_provider
-from ..runner import RunConfig, Runner
+from ..calls import Calls as Runner, RunConfig, run_calls
 from ..store import Store
 from ..types import Request
 from . import battles as bt
@@ -84,8 +84,8 @@ def _plan_key(cfg: ArenaConfig, prompt_set: str, models: list[str], rnd: int, k:
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
-async def run_arena_async(models: list[str], prompts: list[PromptItem], prompt_set: str, store: Store,
-                          run_config: RunConfig, cfg: ArenaConfig, providers: dict | None = None) -> ArenaSummary:
+async def run_arena_async(runner: Runner, models: list[str], prompts: list[PromptItem], prompt_set: str,
+                          cfg: ArenaConfig) -> ArenaSummary:
     if len(set(models)) < 2:
         raise UsageError("a battle needs at least two different models")
     check_judge(cfg.judge, prompts)
@@ -93,33 +93,28 @@ async def run_arena_async(models: list[str], prompts: list[PromptItem], prompt_s
     rng = random.Random(cfg.seed)
     pairs = list(itertools.combinations(range(len(models)), 2))
     summary = ArenaSummary()
-    runner = Runner(store, run_config, providers=dict(providers or {}))
-    try:
-        rnd = 0
-        while summary.planned < cfg.battles:
-            n = min(cfg.round_size, cfg.battles - summary.planned)
-            weights = None
-            if cfg.sampling == "adaptive":
-                mine = [b for b in bt.list_battles(store, judge=cfg.judge) if b.model_a in models and b.model_b in models]
-                weights = pair_weights(models, mine)
-            plan = []
-            for k in range(n):
-                i, j = rng.choices(pairs, weights=weights)[0] if weights else rng.choice(pairs)
-                a, b = (models[i], models[j]) if rng.random() < 0.5 else (models[j], models[i])
-                plan.append((_plan_key(cfg, prompt_set, models, rnd, k), a, b, rng.choice(prompts)))
-            summary.planned += n
-            rnd += 1
-            await _play_round(runner, store, cfg, jp, prompt_set, plan, summary)
-    finally:
-        await runner.aclose()
+    store = runner.store
+    assert store is not None, "an arena run needs a store"
+    rnd = 0
+    while summary.planned < cfg.battles:
+        n = min(cfg.round_size, cfg.battles - summary.planned)
+        weights = None
+        if cfg.sampling == "adaptive":
+            mine = [b for b in bt.list_battles(store, judge=cfg.judge) if b.model_a in models and b.model_b in models]
+            weights = pair_weights(models, mine)
+        plan = []
+        for k in range(n):
+            i, j = rng.choices(pairs, weights=weights)[0] if weights else rng.choice(pairs)
+            a, b = (models[i], models[j]) if rng.random() < 0.5 else (models[j], models[i])
+            plan.append((_plan_key(cfg, prompt_set, models, rnd, k), a, b, rng.choice(prompts)))
+        summary.planned += n
+        rnd += 1
+        await _play_round(runner, store, cfg, jp, prompt_set, plan, summary)
     return summary
 
 
 async def _play_round(runner: Runner, store: Store, cfg: ArenaConfig, jp, prompt_set: str, plan, summary: ArenaSummary) -> None:
-    existing = {}
-    keys = [p[0] for p in plan]
-    for row in store.db.execute(f"SELECT plan_key, id, winner FROM battles WHERE plan_key IN ({','.join('?' * len(keys))})", keys):
-        existing[row[0]] = (row[1], row[2])
+    existing = bt.planned_battles(store, [p[0] for p in plan])
     todo = [p for p in plan if existing.get(p[0], (None, None))[1] is None]
     summary.already += len(plan) - len(todo)
     if not todo:
@@ -128,7 +123,7 @@ async def _play_round(runner: Runner, store: Store, cfg: ArenaConfig, jp, prompt
     for _, a, b, item in todo:
         reqs.append(Request(a, item.messages, max_tokens=cfg.max_tokens, temperature=0.0))
         reqs.append(Request(b, item.messages, max_tokens=cfg.max_tokens, temperature=0.0))
-    answers = await runner.run(reqs, desc="arena answers")
+    answers = await runner.batch(reqs, desc="arena answers")
     judged: list[tuple] = []
     judge_reqs: list[Request] = []
     for n, (key, a, b, item) in enumerate(todo):
@@ -145,7 +140,7 @@ async def _play_round(runner: Runner, store: Store, cfg: ArenaConfig, jp, prompt
             r1, r2 = judge_requests(cfg.judge[4:], jp, item, ra.completion.text, rb.completion.text)
             judged.append((key, a, b, item, ra, rb, len(judge_reqs), None))
             judge_reqs += [r1, r2]
-    verdicts = await runner.run(judge_reqs, desc="arena judge") if judge_reqs else []
+    verdicts = await runner.batch(judge_reqs, desc="arena judge") if judge_reqs else []
     for key, a, b, item, ra, rb, winner, raw in judged:
         if cfg.judge != "reference":
             j1, j2 = verdicts[winner], verdicts[winner + 1]
@@ -171,4 +166,4 @@ async def _play_round(runner: Runner, store: Store, cfg: ArenaConfig, jp, prompt
 
 def run_arena(models: list[str], prompts: list[PromptItem], prompt_set: str, store: Store, run_config: RunConfig,
               cfg: ArenaConfig) -> ArenaSummary:
-    return asyncio.run(run_arena_async(models, prompts, prompt_set, store, run_config, cfg))
+    return run_calls(store, run_config, lambda calls: run_arena_async(calls, models, prompts, prompt_set, cfg))

@@ -33,8 +33,9 @@ from starlette.requests import Request as HTTPRequest
 from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from ..errors import ProviderError, ProviderTimeout, UsageError
-from ..providers import Provider, get_provider, redact
+from ..calls import Calls, RunConfig
+from ..errors import UsageError
+from ..providers import Provider, get_provider
 from ..store import Store
 from ..types import Request
 from .battles import Battle, Vote, add_battle, get_battle, record_vote, set_answers
@@ -118,6 +119,8 @@ class _Arena:
         self.rng = random.Random(seed)
         given = dict(providers or {})
         self.providers = {m: given[m] if m in given else get_provider(m) for m in models}  # bad names fail here
+        # every answer goes through the one call path: the connection's limit, back-off, timeout, recording
+        self.calls = Calls(store, RunConfig(timeout_s=CALL_TIMEOUT_S, progress=False), providers=dict(self.providers))
         self.generations: dict[int, _Generation] = {}
         self.page = _page()
 
@@ -147,35 +150,18 @@ class _Arena:
 
     # --- generation ----------------------------------------------------
     async def _answer(self, gen: _Generation, side: str, model: str, messages: tuple) -> None:
-        provider = self.providers[model]
         request = Request(model=model, messages=messages, max_tokens=self.max_tokens)
-        key = request.key(provider.base_url)
-        gen.sides[side].key = key
-        hit = self.store.cached([key]).get(key)
-        if hit is not None:
-            gen.push(side, hit.text)
-            gen.sides[side].text = hit.text
-            return
-        (done_before,) = self.store.db.execute("SELECT COUNT(*) FROM calls WHERE key=?", (key,)).fetchone()
-        err: ProviderError | None = None
-        try:
-            async with asyncio.timeout(CALL_TIMEOUT_S):
-                completion = await provider.generate(request, on_text=lambda t: gen.push(side, t))
-        except TimeoutError:
-            err = ProviderTimeout(f"no answer within {CALL_TIMEOUT_S:g} s", provider=provider.provider)
-        except ProviderError as e:
-            err = e
-        except Exception as e:  # noqa: BLE001  (a bug or an unmapped vendor error: recorded, shown as a failure)
-            err = ProviderError(f"unexpected {type(e).__name__}: {redact(str(e))}", provider=provider.provider)
-        self.store.commit_batch()
-        if err is not None:
-            self.store.record(key, request, provider.base_url, done_before + 1, error=err)
+        # streamed to the page as it comes; retried only while nothing has been shown
+        result = await self.calls.call(request, on_text=lambda t: gen.push(side, t))
+        gen.sides[side].key = result.key
+        if result.error is not None:
+            err = result.error
             status = f" (HTTP {err.status})" if err.status else ""
             gen.sides[side].error = f"{err.kind}{status}"  # no message: it may name the model or vendor
             gen.push("error", {"side": side, "message": gen.sides[side].error})
             return
-        self.store.record(key, request, provider.base_url, done_before + 1, completion=completion)
-        gen.sides[side].text = completion.text
+        assert result.completion is not None
+        gen.sides[side].text = result.completion.text
 
     async def _generate(self, battle_id: int, gen: _Generation, b: Battle) -> None:
         try:
@@ -274,10 +260,9 @@ class _Arena:
         for t in tasks:
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        for p in self.providers.values():
-            with contextlib.suppress(Exception):
-                await p.aclose()
-        self.store.commit_batch()
+        with contextlib.suppress(Exception):
+            await self.calls.aclose()
+        self.calls.flush()
 
 
 def create_app(store: Store, models: list[str], prompts: list[PromptItem], *, min_vote_seconds: float = 3.0,
@@ -329,7 +314,7 @@ def serve(store_path: str | None, models: list[str], prompts: list[PromptItem], 
     bound = sock.getsockname()[1]
     shown_host = f"[{host}]" if family == socket.AF_INET6 else host
     print(f"coderouge arena: vote at http://{shown_host}:{bound}/  ({len(models)} models, {len(prompts)} prompts; "
-          f"store {store.path}; Ctrl-C to stop)", flush=True)
+          f"store {store.location}; Ctrl-C to stop)", flush=True)
     if not loopback:
         print("warning: listening beyond this machine: anyone who can reach it can vote", flush=True)
     config = uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=2)

@@ -13,7 +13,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ..errors import ProviderError, UsageError
-from ..runner import Progress, Runner
+from ..calls import Calls as Runner
+from ..progress import Progress
 from ..stats import Z95, percentile, score_ci, wilson_p
 from ..types import Message, Request
 from .checks import run_check
@@ -103,14 +104,6 @@ def letter_prompt(item: MCItem) -> tuple[Message, ...]:
 # --- log-likelihood scoring: pure functions ---------------------------------------------------
 
 
-def loglik_key(provider_id: str, context: str, continuation: str) -> str:
-    h = hashlib.sha256()
-    for part in (provider_id, context, continuation):
-        h.update(part.encode("utf-8"))
-        h.update(b"\x00")
-    return h.hexdigest()
-
-
 def _argmax(xs: Sequence[float]) -> int:
     return max(range(len(xs)), key=lambda j: xs[j])  # the first of equal values, as numpy's argmax
 
@@ -167,7 +160,7 @@ async def _ask_and_score(runner: Runner, model: str, task: Task, reqs: list[Requ
                          score: Callable[[Any, str], tuple[float, str]]) -> list[ItemOutcome]:
     """Send one request per item through the runner and score each answer; a failed call is an
     error outcome, never a wrong answer."""
-    results = await runner.run(reqs, desc=f"{model} {task.name}")
+    results = await runner.batch(reqs, desc=f"{model} {task.name}")
     # scoring may run code (HumanEval's sandbox): off the event loop, as many at once as there are cores
     gate = asyncio.Semaphore(os.cpu_count() or 2)
 
@@ -230,13 +223,14 @@ async def _score_loglik(runner: Runner, model: str, task: Task, batch_items: int
     """Ask for log P(continuation | context) of every choice of every item (cached in the store), then
     score each item: acc, acc_norm and mc2 (`choice_metrics`). A batch the provider refuses (a prompt
     longer than its window) is retried item by item; an item that still fails is an error outcome."""
-    provider = runner.provider(model)
     items: list[MCItem] = list(task.items)  # type: ignore[arg-type]
-    store = runner.store
-    pid = provider.identity()  # type: ignore[attr-defined]
     pairs = [it.pairs() for it in items]
-    keys = [[loglik_key(pid, c, x) for c, x in ps] for ps in pairs]
-    have = store.loglik_get([k for ks in keys for k in ks]) if (store and runner.config.use_cache) else {}
+    flat = runner.loglik_keys(model, [p for ps in pairs for p in ps])
+    keys, pos = [], 0
+    for ps in pairs:
+        keys.append(flat[pos:pos + len(ps)])
+        pos += len(ps)
+    have = runner.loglik_cached(flat)
     failed: dict[int, str] = {}
     out: list[ItemOutcome] = []
     metrics: list[dict[str, float] | None] = []
@@ -244,16 +238,10 @@ async def _score_loglik(runner: Runner, model: str, task: Task, batch_items: int
     progress = Progress(todo, runner.config.progress if todo >= 20 else False, f"{model} {task.name}", unit="item")
 
     async def ask(need: list[tuple[int, int]]) -> None:
-        # identical pairs (the same item scored twice) are asked once
-        uniq = list(dict.fromkeys(keys[i][j] for i, j in need))
-        by_key = {keys[i][j]: pairs[i][j] for i, j in need}
-        got = await asyncio.to_thread(provider.loglikelihood, [by_key[k] for k in uniq])  # type: ignore[attr-defined]
-        rows = []
-        for k, (lp, greedy, ntok) in zip(uniq, got):
-            have[k] = (lp, greedy, ntok)
-            rows.append((k, lp, greedy, ntok))
-        if store:
-            store.loglik_put(model, rows)
+        # through the call path: the connection's limit, a timeout, the store (identical pairs asked once)
+        got = await runner.loglikelihood(model, [pairs[i][j] for i, j in need])
+        for (i, j), v in zip(need, got):
+            have[keys[i][j]] = v
 
     try:
         for start in range(0, len(items), batch_items):
@@ -348,16 +336,6 @@ def _summarise(model: str, task: Task, outcomes: list[ItemOutcome], method: str,
     )
 
 
-def _backend_settings(provider: Any) -> dict[str, Any]:
-    """Settings of the scoring backend that change log-likelihoods (recorded with the result)."""
-    loaded = getattr(provider, "loaded", None)
-    if callable(loaded):
-        m = loaded()
-        if hasattr(m, "flash_attn"):
-            return {"flash_attn": bool(m.flash_attn)}
-    return {}
-
-
 def choose_method(task: Task, model: str, can_loglik: bool, method: str | None) -> str:
     """log-likelihood where the provider gives it, else the letter; a clear error where neither works."""
     method = method or ("loglikelihood" if can_loglik else "letter")
@@ -391,12 +369,12 @@ async def evaluate_async(runner: Runner, model: str, task: Task, method: str | N
             res.extra_metrics.update(getattr(importlib.import_module(mod), fn)(texts, task))
     else:
         provider = runner.provider(model)
-        method = choose_method(task, model, hasattr(provider, "loglikelihood"), method)
+        method = choose_method(task, model, provider.scores_loglikelihood(), method)
         if method == "loglikelihood":
             scored = await _score_loglik(runner, model, task)
             outcomes = scored.outcomes
             res = _summarise(model, task, outcomes, method, scored.metrics)
-            config = _backend_settings(provider)
+            config = provider.scoring_settings()
             res.settings = dict(config)
         else:
             outcomes = await _score_letters(runner, model, task)

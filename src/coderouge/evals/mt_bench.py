@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import TaskFileError, UsageError
-from ..runner import Result, RunConfig, Runner
+from ..calls import Calls as Runner, Result, RunConfig, run_calls
 from ..stats import mean_ci, percentile
 from ..store import Store
 from ..types import Completion, Message, Request
@@ -284,23 +284,23 @@ async def evaluate_mt_bench(runner: Runner, model: str, judge_model: str, *, lim
             reqs.append(req)
         return reqs
 
-    first = await runner.run([ask(q, turn1_messages(q)) for q in qs], desc=f"{model} {TASK} turn 1")
+    first = await runner.batch([ask(q, turn1_messages(q)) for q in qs], desc=f"{model} {TASK} turn 1")
     for q, r in zip(qs, first):
         turns[(q.question_id, 1)].answer = r
     answered = [q for q in qs if turns[(q.question_id, 1)].answer.completion is not None]  # type: ignore[union-attr]
     j1 = [(q, 1) for q in answered]
     # turn 2 answers and turn 1 judgments side by side
     second, judged1 = await asyncio.gather(
-        runner.run([ask(q, turn2_messages(q, turns[(q.question_id, 1)].answer.completion.text))  # type: ignore[union-attr]
+        runner.batch([ask(q, turn2_messages(q, turns[(q.question_id, 1)].answer.completion.text))  # type: ignore[union-attr]
                     for q in answered], desc=f"{model} {TASK} turn 2"),
-        runner.run(judge(j1), desc=f"{judge_model} judging {TASK} turn 1"),
+        runner.batch(judge(j1), desc=f"{judge_model} judging {TASK} turn 1"),
     )
     for q, r in zip(answered, second):
         turns[(q.question_id, 2)].answer = r
     for (q, t), r in zip(j1, judged1):
         turns[(q.question_id, t)].judge = r
     j2 = [(q, 2) for q in answered if turns[(q.question_id, 2)].answer.completion is not None]  # type: ignore[union-attr]
-    for (q, t), r in zip(j2, await runner.run(judge(j2), desc=f"{judge_model} judging {TASK} turn 2")):
+    for (q, t), r in zip(j2, await runner.batch(judge(j2), desc=f"{judge_model} judging {TASK} turn 2")):
         turns[(q.question_id, t)].judge = r
 
     outcomes = [_outcome(q, t, turns[(q.question_id, t)]) for q in qs for t in (1, 2)]
@@ -357,18 +357,14 @@ def run_mt_bench(models: Sequence[str], judge_model: str, store: Store | None, c
                  limit: int | None = None, seed: int = 1234, temperature_by_category: bool = True) -> list[EvalResult]:
     """Sync entry point (the CLI's): every model in one event loop, side by side."""
 
-    async def main() -> list[EvalResult]:
-        runner = Runner(store, config or RunConfig())
-        try:
-            return list(await asyncio.gather(*(
-                evaluate_mt_bench(runner, m, judge_model, limit=limit, seed=seed,
-                                  temperature_by_category=temperature_by_category) for m in models)))
-        finally:
-            await runner.aclose()
+    async def main(runner: Runner) -> list[EvalResult]:
+        return list(await asyncio.gather(*(
+            evaluate_mt_bench(runner, m, judge_model, limit=limit, seed=seed,
+                              temperature_by_category=temperature_by_category) for m in models)))
 
     if not judge_model:
         raise UsageError("MT-Bench needs a judge model: --judge provider/model")
-    return asyncio.run(main())
+    return run_calls(store, config, main)
 
 
 __all__ = [

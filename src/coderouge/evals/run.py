@@ -4,27 +4,22 @@ from __future__ import annotations
 
 import asyncio
 
-from ..runner import RunConfig, Runner
+from ..calls import Calls, RunConfig, run_calls
 from ..store import Store
 from .engine import EvalResult, evaluate_async
 from .tasks import Task
 
 
-async def evaluate_many_async(models: list[str], tasks: list[Task], store: Store | None, config: RunConfig,
-                              method: str | None = None) -> list[EvalResult]:
-    runner = Runner(store, config)
-    try:
-        # different models run side by side (each provider's own limit bounds its concurrency);
-        # one model's tasks run one after another, so a local model never competes with itself
-        async def one_model(m: str) -> list[EvalResult]:
-            return [await evaluate_async(runner, m, t, method) for t in tasks]
+async def evaluate_many_async(calls: Calls, models: list[str], tasks: list[Task], method: str | None = None) -> list[EvalResult]:
+    # different models run side by side (each connection's own limit bounds its concurrency);
+    # one model's tasks run one after another, so a local model never competes with itself
+    async def one_model(m: str) -> list[EvalResult]:
+        return [await evaluate_async(calls, m, t, method) for t in tasks]
 
-        per_model = await asyncio.gather(*(one_model(m) for m in models))
-        return [per_model[i][j] for j in range(len(tasks)) for i in range(len(models))]
-    finally:
-        await runner.aclose()
+    per_model = await asyncio.gather(*(one_model(m) for m in models))
+    return [per_model[i][j] for j in range(len(tasks)) for i in range(len(models))]
 
 
 def evaluate_many(models: list[str], tasks: list[Task], store: Store | None, config: RunConfig | None = None,
                   method: str | None = None) -> list[EvalResult]:
-    return asyncio.run(evaluate_many_async(models, tasks, store, config or RunConfig(), method))
+    return run_calls(store, config, lambda calls: evaluate_many_async(calls, models, tasks, method))

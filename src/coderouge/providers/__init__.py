@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from urllib.parse import parse_qsl
 
 from ..errors import UnknownModelError, UsageError
-from .base import Provider, redact, register_secret
+from ..secrets import redact, register_secret
+from .base import Provider
 
 __all__ = ["Provider", "get_provider", "parse_model", "provider_status", "ProviderStatus", "redact", "register_secret"]
 

@@ -4,6 +4,7 @@ headers, and the translation of transport errors that escape an SDK."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import importlib
 from collections.abc import Sequence
 from typing import Any
@@ -16,7 +17,8 @@ from ..errors import (
     StreamCutError,
     parse_retry_after,
 )
-from .base import Provider, env_key, redact
+from ..secrets import env_key, redact
+from .base import Provider
 
 PLACEHOLDER_KEY = "not-needed"  # local and proxy servers usually need no key
 
@@ -91,6 +93,11 @@ class SDKProvider(Provider):
 
     def _env_base_url(self) -> str | None:
         return None
+
+    def connection_key(self) -> str:
+        # one budget per account at an endpoint: the same key at the same base URL, whatever the model
+        fp = hashlib.sha256(self._api_key.encode()).hexdigest()[:12]
+        return f"{self.provider}|{self.base_url or self._env_base_url() or ''}|{fp}"
 
     def _make_client(self) -> Any:
         raise NotImplementedError

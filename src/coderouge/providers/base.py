@@ -2,43 +2,16 @@
 
 from __future__ import annotations
 
-import os
-import re
 import time
 from abc import ABC, abstractmethod
+import threading
 from collections.abc import AsyncIterator, Callable
-from typing import ClassVar
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from ..errors import StreamCutError, UnsupportedError
+from ..secrets import env_key, redact, register_secret  # noqa: F401  (re-exported)
 from ..types import Chunk, Completion, Request, Usage
 from . import pricing
-
-_SECRET_PATTERNS = [re.compile(r"\b(sk|sk-ant|sk-proj|AIza)[-_A-Za-z0-9]{8,}")]
-_SECRETS: set[str] = set()
-
-
-def register_secret(value: str | None) -> None:
-    """Remember a secret so that `redact()` removes it from any text we show or store."""
-    if value and len(value) >= 6:
-        _SECRETS.add(value)
-
-
-def redact(text: str) -> str:
-    for s in _SECRETS:
-        if s in text:
-            text = text.replace(s, "[REDACTED]")
-    for pat in _SECRET_PATTERNS:
-        text = pat.sub("[REDACTED]", text)
-    return text
-
-
-def env_key(*names: str) -> str | None:
-    for n in names:
-        v = os.environ.get(n)
-        if v:
-            register_secret(v)
-            return v
-    return None
 
 
 class Provider(ABC):
@@ -99,5 +72,40 @@ class Provider(ABC):
             cost_usd=pricing.cost(self.provider, self.model, usage),
         )
 
+    # --- declared capabilities (methods, never attributes probed with hasattr) -------------------
+    def connection_key(self) -> str:
+        """Calls with the same key share one concurrency budget and one 429 back-off: an account at an
+        endpoint. Vendors add a fingerprint of the API key; local models their file."""
+        return f"{self.provider}|{self.base_url or ''}"
+
+    def scores_loglikelihood(self) -> bool:
+        """Whether `loglikelihood()` works: log P(continuation | context) from the model's own probabilities."""
+        return False
+
+    def loglikelihood(self, pairs: list[tuple[str, str]], cancel: threading.Event | None = None
+                      ) -> list[tuple[float, bool, int]]:
+        """(log P(continuation | context), greedy?, continuation tokens) per pair. Blocking: the call path
+        runs it in a thread with a timeout, and sets `cancel` to make it stop between decode calls."""
+        raise UnsupportedError(f"{self.name} gives no log-likelihoods", provider=self.provider)
+
+    def scoring_identity(self) -> str:
+        """Everything a log-likelihood's value depends on (model file, backend version, settings): part of
+        its cache key, so a cached value is never reused after one of them changed."""
+        raise UnsupportedError(f"{self.name} gives no log-likelihoods", provider=self.provider)
+
+    def scoring_settings(self) -> dict[str, Any]:
+        """The scoring backend's settings that change the numbers, recorded with each result."""
+        return {}
+
     async def aclose(self) -> None:
         return None
+
+
+@runtime_checkable
+class LoglikScorer(Protocol):
+    """The log-likelihood capability, for type checking: providers whose `scores_loglikelihood()` is True."""
+
+    def scores_loglikelihood(self) -> bool: ...
+    def loglikelihood(self, pairs: list[tuple[str, str]], cancel: threading.Event | None = None
+                      ) -> list[tuple[float, bool, int]]: ...
+    def scoring_identity(self) -> str: ...

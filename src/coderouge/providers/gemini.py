@@ -17,7 +17,7 @@ from ..errors import (
 )
 from ..types import Chunk, ImagePart, Message, Request, Usage
 from ._sdk import SDKProvider, transport_error
-from .base import redact
+from ..secrets import redact
 
 PROVIDER = "gemini"
 SDK_TIMEOUT_MS = 600_000  # google-genai takes milliseconds

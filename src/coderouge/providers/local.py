@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import BadRequestError, ProviderError, UsageError
+from ..errors import BadRequestError, ProviderError, ProviderTimeout, UsageError
 from ..types import Chunk, Request, Usage
 from .base import Provider
 
@@ -59,6 +59,22 @@ def _resolve_path(model: str) -> Path:
     if not p.is_file():
         raise UsageError(f"local/{model}: no such GGUF file {p} (use local/gemma-3-270m or local/<path to a .gguf file>)")
     return p
+
+
+_HASHES: dict[tuple[str, int, int], str] = {}
+
+
+def _file_sha256(path: Path) -> str:
+    """The whole file's sha256 (about 0.3 s for the embedded model), once per process and file version."""
+    st = path.stat()
+    k = (str(path), st.st_size, st.st_mtime_ns)
+    if k not in _HASHES:
+        h = hashlib.sha256()
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 22), b""):
+                h.update(block)
+        _HASHES[k] = h.hexdigest()
+    return _HASHES[k]
 
 
 _LOG_SINK: object = None
@@ -107,9 +123,7 @@ class _Loaded:
         # (a few-shot prefix common to many items) are added, up to the full window.
         self.soft_rows = 512
         self.flash_attn = False
-        with open(path, "rb") as f:
-            head = f.read(1 << 20)
-        self.identity = f"{path.name}:{path.stat().st_size}:{hashlib.sha256(head).hexdigest()[:16]}"
+        self.identity = f"{path.name}:{_file_sha256(path)[:16]}"
 
     def close(self) -> None:
         if self._score_ctx is not None:
@@ -173,10 +187,13 @@ class _Loaded:
         m = float(logits.max())
         return logits, m + float(np.log(np.exp(logits - m).sum())), int(logits.argmax())
 
-    def score(self, seqs: list[tuple[list[int], int]]) -> list[tuple[float, bool]]:
-        """seqs: (tokens, n_context). Returns (sum log P(continuation tokens), all greedy) for each."""
+    def score(self, seqs: list[tuple[list[int], int]], cancel: threading.Event | None = None) -> list[tuple[float, bool]]:
+        """seqs: (tokens, n_context). Returns (sum log P(continuation tokens), all greedy) for each.
+        `cancel` is checked before each decode call: a timeout or Ctrl-C stops it within one call."""
         out: list[tuple[float, bool]] = [(0.0, False)] * len(seqs)
         for pack in self.plan(seqs):
+            if cancel is not None and cancel.is_set():
+                raise ProviderTimeout("log-likelihood scoring was stopped", provider="local")
             self.decode(pack)
             rows = self.row_logprobs(pack)
             sums: dict[int, float] = {}
@@ -351,8 +368,22 @@ class LocalProvider(Provider):
             self._loaded = _load(self.path, self.n_ctx, self.threads)
         return self._loaded
 
-    def identity(self) -> str:
-        return f"local:{self.loaded().identity}"
+    def connection_key(self) -> str:
+        return f"local|{self.path}"
+
+    def scores_loglikelihood(self) -> bool:
+        return True
+
+    def scoring_identity(self) -> str:
+        """The model file's sha256, llama.cpp's version and the scoring settings: a cached log-likelihood
+        is reused only when none of them changed."""
+        m = self.loaded()
+        settings = ",".join(f"{k}={v}" for k, v in sorted(self.scoring_settings().items()))
+        return f"local:{m.identity}:llama_cpp={m.lc.__version__}:{settings}"
+
+    def scoring_settings(self) -> dict[str, Any]:
+        m = self.loaded()
+        return {"flash_attn": bool(m.flash_attn), "n_ubatch": 512, "packing": "trie-v1"}
 
     def prompt_text(self, request: Request) -> str:
         """Plain-text prompt for base models: the conversation written out, ending where the answer starts;
@@ -442,12 +473,13 @@ class LocalProvider(Provider):
             seqs.append((whole, n_ctx))
         return seqs
 
-    def loglikelihood(self, pairs: list[tuple[str, str]]) -> list[tuple[float, bool, int]]:
+    def loglikelihood(self, pairs: list[tuple[str, str]], cancel: threading.Event | None = None
+                      ) -> list[tuple[float, bool, int]]:
         """log P(continuation | context) for each (context, continuation), with whether it is the greedy
         continuation and its token count. Tokenised as lm-evaluation-harness does: context and
         context+continuation are tokenised whole, and the continuation is the tail of the latter."""
         m = self.loaded()
         seqs = self.encode_pairs(pairs)
         with m.lock:
-            scored = m.score(seqs)
+            scored = m.score(seqs, cancel)
         return [(lp, g, len(s[0]) - s[1]) for (lp, g), s in zip(scored, seqs)]

@@ -16,7 +16,7 @@ from ..errors import (
 )
 from ..types import Chunk, ImagePart, Message, Request, Usage
 from ._sdk import SDKProvider, header_retry_after, transport_error, truthy
-from .base import redact
+from ..secrets import redact
 
 PROVIDER = "openai"
 SDK_TIMEOUT_S = 600.0
