@@ -2,8 +2,8 @@ import json
 
 import pytest
 
-from coderouge.arena.battle_log import BattleLogError, check_record, read_battles, write_battles
-from coderouge.errors import UsageError
+from coderouge.arena.battle_log import check_record, read_battles, write_battles
+from coderouge.errors import BattleLogError, UsageError
 
 
 def rec(a="openai/gpt-4o-mini", b="local/gemma-3-270m", winner="model_a", **extra):

@@ -6,7 +6,8 @@ import dataclasses
 
 import pytest
 
-from coderouge.evals.checks import CheckResult, CheckSpecError, run_check, validate_check
+from coderouge.errors import CheckSpecError
+from coderouge.evals.checks import CheckResult, run_check, validate_check
 
 ALL_TYPES_SPECS = [
     {"type": "exact", "expected": "yes"},

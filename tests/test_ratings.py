@@ -4,6 +4,7 @@ import math
 import numpy as np
 import pytest
 
+from coderouge import errors as E
 from coderouge.arena import ratings as R
 from coderouge.errors import UsageError
 
@@ -204,25 +205,25 @@ def test_errors_are_clear_value_errors():
         return e.value
 
     one = np.array([0])
-    raises(R.TooFewModelsError, "at least 2 models", one, one, np.array([1.0]), ["A"])
-    raises(R.NoBattlesError, "no battles", np.array([], int), np.array([], int), np.array([]), ["A", "B"])
-    raises(R.SelfBattleError, "battle 2 is a self-battle of 'B'", np.array([0, 1]), np.array([1, 1]),
+    raises(E.TooFewModelsError, "at least 2 models", one, one, np.array([1.0]), ["A"])
+    raises(E.NoBattlesError, "no battles", np.array([], int), np.array([], int), np.array([]), ["A", "B"])
+    raises(E.SelfBattleError, "battle 2 is a self-battle of 'B'", np.array([0, 1]), np.array([1, 1]),
            np.array([1.0, 0.0]), ["A", "B"])
-    with pytest.raises(R.SelfBattleError, match="battle 1: model_a and model_b are both 'A'"):
+    with pytest.raises(E.SelfBattleError, match="battle 1: model_a and model_b are both 'A'"):
         R.battles_from_records([("A", "A", "tie")])
-    with pytest.raises(R.BadBattleError, match=r"battle 2: winner is 'draw'"):
+    with pytest.raises(E.BadBattleError, match=r"battle 2: winner is 'draw'"):
         R.battles_from_records([("A", "B", "tie"), ("A", "B", "draw")])
-    with pytest.raises(R.BadBattleError, match=r"battle 1: model_b is 'Z'"):
+    with pytest.raises(E.BadBattleError, match=r"battle 1: model_b is 'Z'"):
         R.battles_from_records([("A", "Z", "tie")], models=["A", "B"])
-    raises(R.BadBattleError, "outcome 0.7", np.array([0]), np.array([1]), np.array([0.7]), ["A", "B"])
-    err = raises(R.DisconnectedModelsError, r"\{A, B\} \| \{C, D\} \| \{E\}",
+    raises(E.BadBattleError, "outcome 0.7", np.array([0]), np.array([1]), np.array([0.7]), ["A", "B"])
+    err = raises(E.DisconnectedModelsError, r"\{A, B\} \| \{C, D\} \| \{E\}",
                  *R.battles_from_records([("A", "B", "tie"), ("C", "D", "model_a"), ("D", "C", "model_a")],
                                          models=["A", "B", "C", "D", "E"]))
     assert err.components == [["A", "B"], ["C", "D"], ["E"]]
     chain = R.battles_from_records([("A", "B", "model_a"), ("B", "C", "tie"), ("A", "C", "model_a")])
-    err = raises(R.UnboundedRatingsError, "never lost", *chain)
+    err = raises(E.UnboundedRatingsError, "never lost", *chain)
     assert err.never_lost == ["A"] and err.never_won == ["B", "C"]
-    raises(R.UnboundedRatingsError, "reg > 0", *chain, fn=R.rate)
+    raises(E.UnboundedRatingsError, "reg > 0", *chain, fn=R.rate)
     ridge = R.bradley_terry(*chain, reg=1.0)
     assert np.isfinite(ridge).all() and ridge[0] > ridge[1] == pytest.approx(ridge[2])
 
@@ -258,5 +259,5 @@ def test_style_control_removes_a_planted_length_bias():
     assert np.abs(sc.ratings.rating - true).max() < 25
     boot = R.style_control(a[:3000], b[:3000], y[:3000], models, la[:3000], lb[:3000], rounds=20, seed=1)
     assert boot.coef_samples.shape == (20, 1) and np.all(boot.ratings.ci_low < boot.ratings.ci_high)
-    with pytest.raises(R.RatingsError, match="different lengths"):
+    with pytest.raises(E.RatingsError, match="different lengths"):
         R.style_control(a, b, y, models, np.ones(a.size), np.ones(a.size))

@@ -6,7 +6,16 @@ CoderougeError
 │   ├── MissingKeyError
 │   ├── MissingPackageError
 │   ├── TaskFileError      (names the file and the line)
+│   ├── CheckSpecError     an invalid answer-check spec (also a ValueError); task files wrap it in TaskFileError
 │   ├── DataNotFoundError  (says what to put where)
+│   ├── BattleLogError     a battle log that is not valid clean_battle JSON (names the file, record, field)
+│   ├── RatingsError       battles that cannot be rated as given (also a ValueError)
+│   │   ├── TooFewModelsError
+│   │   ├── NoBattlesError
+│   │   ├── SelfBattleError
+│   │   ├── BadBattleError           an unknown winner or model, a bad outcome, columns that do not line up
+│   │   ├── DisconnectedModelsError  groups of models that never met
+│   │   └── UnboundedRatingsError    no finite maximum-likelihood ratings
 │   └── StoreOpenError     the store cannot be opened: unreachable, bad credentials, not a coderouge
 │                          store, written by a newer coderouge (nothing is written to it)
 ├── StoreError             the store could not be written or read during a run: the run stops
@@ -25,6 +34,8 @@ else looks at vendor errors.
 """
 
 from __future__ import annotations
+
+import os
 
 
 class CoderougeError(Exception):
@@ -54,8 +65,62 @@ class TaskFileError(UsageError):
         super().__init__(f"{where}: {problem}")
 
 
+class CheckSpecError(UsageError, ValueError):
+    """An invalid check spec; the message names the offending field."""
+
+
 class DataNotFoundError(UsageError):
     pass
+
+
+class BattleLogError(UsageError, ValueError):
+    """A battle log that is not valid clean_battle JSON; ``record`` is 1-based, ``field`` may be None."""
+
+    def __init__(self, path: str | os.PathLike[str], record: int | None, field: str | None, problem: str):
+        self.path, self.record, self.field, self.problem = str(path), record, field, problem
+        where = [self.path] + ([f"record {record}"] if record is not None else [])
+        where += [f"field {field!r}"] if field is not None else []
+        super().__init__(f"{': '.join(where)}: {problem}")
+
+
+class RatingsError(UsageError, ValueError):
+    """Battles that cannot be rated as given."""
+
+
+class TooFewModelsError(RatingsError):
+    pass
+
+
+class NoBattlesError(RatingsError):
+    pass
+
+
+class SelfBattleError(RatingsError):
+    pass
+
+
+class BadBattleError(RatingsError):
+    """An unknown winner or model, an outcome other than 1, 0.5 or 0, or arrays that do not line up."""
+
+
+class DisconnectedModelsError(RatingsError):
+    """Groups of models that never met, even through other models: ratings across groups are not comparable."""
+
+    def __init__(self, components: list[list[str]]):
+        self.components = components
+        groups = " | ".join("{" + ", ".join(c) + "}" for c in components)
+        super().__init__(f"the models fall into {len(components)} groups that never met, directly or through "
+                         f"other models, so their ratings are not comparable: {groups}; add battles between them")
+
+
+class UnboundedRatingsError(RatingsError):
+    """No finite maximum-likelihood ratings: some models never lost (and some never won) against the rest."""
+
+    def __init__(self, never_lost: list[str], never_won: list[str]):
+        self.never_lost, self.never_won = never_lost, never_won
+        super().__init__(f"no finite ratings exist: {{{', '.join(never_lost)}}} never lost or tied to a model outside "
+                         f"that group and {{{', '.join(never_won)}}} never won or tied against one, so maximum "
+                         "likelihood pushes them infinitely far apart; add battles, or pass reg > 0 (a ridge)")
 
 
 class StoreOpenError(UsageError):

@@ -6,7 +6,7 @@ A log is a JSON array of records, or JSON Lines (one record per line). Each reco
      "tstamp": number, "anony": bool}
 
 Any other fields (question_id, judge, conversation_a, language, ...) are kept as they are. A record
-that breaks these rules is rejected with :class:`BattleLogError`, which names the file, the record
+that breaks these rules is rejected with :class:`coderouge.errors.BattleLogError`, which names the file, the record
 (1-based) and the field. :func:`write_battles` writes a JSON array, one record per line.
 """
 
@@ -20,22 +20,12 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from coderouge.errors import UsageError
+from ..errors import BattleLogError
 
-__all__ = ["WINNERS", "REQUIRED", "BattleLogError", "read_battles", "write_battles", "check_record"]
+__all__ = ["WINNERS", "REQUIRED", "read_battles", "write_battles", "check_record"]
 
 WINNERS = ("model_a", "model_b", "tie", "tie (bothbad)")
 REQUIRED = ("model_a", "model_b", "winner", "tstamp", "anony")
-
-
-class BattleLogError(UsageError, ValueError):
-    """A battle log that is not valid clean_battle JSON; ``record`` is 1-based, ``field`` may be None."""
-
-    def __init__(self, path: str | os.PathLike[str], record: int | None, field: str | None, problem: str):
-        self.path, self.record, self.field, self.problem = str(path), record, field, problem
-        where = [self.path] + ([f"record {record}"] if record is not None else [])
-        where += [f"field {field!r}"] if field is not None else []
-        super().__init__(f"{': '.join(where)}: {problem}")
 
 
 def check_record(rec: Any, number: int, path: str | os.PathLike[str] = "<records>") -> dict[str, Any]:

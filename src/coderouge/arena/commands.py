@@ -77,8 +77,8 @@ def _fmt(x: float) -> str:
 def arena_ratings(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from .ratings import (UnboundedRatingsError, battles_from_records, online_elo, predicted_win_matrix, rate,
-                          style_control, win_rate_matrix)
+    from ..errors import UnboundedRatingsError
+    from .ratings import battles_from_records, online_elo, predicted_win_matrix, rate, style_control, win_rate_matrix
 
     recs, where = _records(args)
     a, b, outcome, models = battles_from_records(recs)

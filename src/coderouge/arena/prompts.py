@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import TaskFileError, UsageError
+from ..errors import CheckSpecError, TaskFileError, UsageError
 from ..evals import data
-from ..evals.checks import CheckSpecError, validate_check
+from ..evals.checks import validate_check
 from ..evals.mt_bench import MT_BENCH_QUESTIONS
 from ..types import Message
 

@@ -28,11 +28,18 @@ from typing import NamedTuple
 
 import numpy as np
 
-from coderouge.errors import UsageError
+from ..errors import (
+    BadBattleError,
+    DisconnectedModelsError,
+    NoBattlesError,
+    RatingsError,
+    SelfBattleError,
+    TooFewModelsError,
+    UnboundedRatingsError,
+)
 
 __all__ = [
-    "FASTCHAT_ANCHOR", "WINNERS", "Battles", "Ratings", "StyleControlled", "RatingsError", "TooFewModelsError",
-    "NoBattlesError", "SelfBattleError", "BadBattleError", "DisconnectedModelsError", "UnboundedRatingsError",
+    "FASTCHAT_ANCHOR", "WINNERS", "Battles", "Ratings", "StyleControlled",
     "encode", "battles_from_records", "bradley_terry", "online_elo", "bootstrap_samples", "bootstrap",
     "rank_by_ci", "rate", "rate_records", "win_rate_matrix", "predicted_win_matrix", "length_feature",
     "style_control",
@@ -41,46 +48,6 @@ __all__ = [
 FASTCHAT_ANCHOR = ("mixtral-8x7b-instruct-v0.1", 1114.0)
 WINNERS = {"model_a": 1.0, "model_b": 0.0, "tie": 0.5, "tie (bothbad)": 0.5}
 _BLOCK = 10  # bootstrap rounds per random stream, so results never depend on the number of threads
-
-
-class RatingsError(UsageError, ValueError):
-    """Battles that cannot be rated as given."""
-
-
-class TooFewModelsError(RatingsError):
-    pass
-
-
-class NoBattlesError(RatingsError):
-    pass
-
-
-class SelfBattleError(RatingsError):
-    pass
-
-
-class BadBattleError(RatingsError):
-    """An unknown winner or model, an outcome other than 1, 0.5 or 0, or arrays that do not line up."""
-
-
-class DisconnectedModelsError(RatingsError):
-    """Groups of models that never met, even through other models: ratings across groups are not comparable."""
-
-    def __init__(self, components: list[list[str]]):
-        self.components = components
-        groups = " | ".join("{" + ", ".join(c) + "}" for c in components)
-        super().__init__(f"the models fall into {len(components)} groups that never met, directly or through "
-                         f"other models, so their ratings are not comparable: {groups}; add battles between them")
-
-
-class UnboundedRatingsError(RatingsError):
-    """No finite maximum-likelihood ratings: some models never lost (and some never won) against the rest."""
-
-    def __init__(self, never_lost: list[str], never_won: list[str]):
-        self.never_lost, self.never_won = never_lost, never_won
-        super().__init__(f"no finite ratings exist: {{{', '.join(never_lost)}}} never lost or tied to a model outside "
-                         f"that group and {{{', '.join(never_won)}}} never won or tied against one, so maximum "
-                         "likelihood pushes them infinitely far apart; add battles, or pass reg > 0 (a ridge)")
 
 
 class Battles(NamedTuple):

@@ -30,11 +30,9 @@ from typing import Any
 import jsonschema
 from jsonschema.exceptions import best_match
 
-__all__ = ["CheckSpecError", "CheckResult", "validate_check", "run_check"]
+from ..errors import CheckSpecError
 
-
-class CheckSpecError(ValueError):
-    """Raised for an invalid check spec; the message names the offending field."""
+__all__ = ["CheckResult", "validate_check", "run_check"]
 
 
 @dataclass(frozen=True)

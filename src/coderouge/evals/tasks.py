@@ -19,10 +19,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
-from ..errors import TaskFileError, UsageError
+from ..errors import CheckSpecError, TaskFileError, UsageError
 from ..types import Message
 from . import data
-from .checks import CheckSpecError, validate_check
+from .checks import validate_check
 
 FEWSHOT_SEED = 1234  # lm-evaluation-harness's default fewshot_seed
 
