@@ -19,7 +19,7 @@ from coderouge.evals.ifeval import (
 )
 from coderouge.evals.ifeval.language import detect
 from coderouge.evals.ifeval.textutil import count_sentences, count_words, word_tokens
-from coderouge.evals.tasks import GenItem, Task
+from coderouge.evals.task_types import GenItem, Task
 from coderouge.types import Message
 
 

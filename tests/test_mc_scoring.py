@@ -21,7 +21,7 @@ from coderouge.evals.engine import (
     macro_mean_ci,
     mc2_score,
 )
-from coderouge.evals.tasks import MCItem, Task
+from coderouge.evals.task_types import MCItem, Task
 from coderouge.runner import RunConfig, Runner
 
 # --- pure functions ---------------------------------------------------------------------------

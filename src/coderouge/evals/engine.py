@@ -19,7 +19,7 @@ from ..stats import Z95, percentile, score_ci, wilson_p
 from ..types import Message, Request
 from .checks import run_check
 from .letters import extract_letter, picked_label
-from .tasks import GenItem, MCItem, Task
+from .task_types import GenItem, MCItem, Task
 
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 LOGLIK_METRICS = ("acc", "acc_norm", "mc2")

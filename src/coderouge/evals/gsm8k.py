@@ -24,7 +24,7 @@ from ..types import Message
 from . import data
 from .data import read_jsonl
 from .checks import CheckResult
-from .tasks import GenItem, Task
+from .task_types import GenItem, Task
 
 __all__ = [
     "EXEMPLARS",

@@ -28,7 +28,7 @@ from ..types import Message, Request
 from . import data
 from .checks import CheckResult
 from .sandbox import isolation, run_python
-from .tasks import GenItem, Task
+from .task_types import GenItem, Task
 
 __all__ = [
     "HUMANEVAL",

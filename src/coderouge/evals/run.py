@@ -7,7 +7,7 @@ import asyncio
 from ..calls import Calls, RunConfig, run_calls
 from ..store import Store
 from .engine import EvalResult, evaluate_async
-from .tasks import Task
+from .task_types import Task
 
 
 async def evaluate_many_async(calls: Calls, models: list[str], tasks: list[Task], method: str | None = None) -> list[EvalResult]:

@@ -1,6 +1,8 @@
-"""Task definitions and the task registry: the built-in `business` suite, the multiple-choice
-benchmarks named as in lm-evaluation-harness (one small module each under `evals/mc/`), and a
-team's own JSONL files.
+"""The task registry: the built-in `business` suite, the multiple-choice benchmarks named as in
+lm-evaluation-harness (one small module each under `evals/mc/`), the generation benchmarks (gsm8k,
+humaneval, ifeval, each in its own module, imported only when asked for), and a team's own JSONL files.
+`Task`, `GenItem` and `MCItem` are defined in `task_types.py`, which the benchmark modules import
+(they never import this registry).
 
 A task file is JSON Lines, one item a line:
     {"id": "...", "prompt": "...", "system": "... (optional)", "check": {...}, "max_tokens": 400 (optional)}
@@ -9,97 +11,21 @@ A task file is JSON Lines, one item a line:
 
 from __future__ import annotations
 
-import dataclasses
 import difflib
 import importlib
-import random
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
 
 from ..errors import CheckSpecError, TaskFileError, UsageError
 from ..types import Message
 from . import data
 from .checks import validate_check
+from .task_types import GenItem, Task
+
+__all__ = ["FEWSHOT_SEED", "get_task", "load_task_file", "register_task", "task_names"]
 
 FEWSHOT_SEED = 1234  # lm-evaluation-harness's default fewshot_seed
-
-
-@dataclass(frozen=True)
-class GenItem:
-    id: str
-    messages: tuple[Message, ...]
-    check: Any
-    category: str = ""
-    max_tokens: int | None = None  # this item's answer budget; else the task's
-
-
-@dataclass(frozen=True)
-class MCItem:
-    """One multiple-choice item.
-
-    Log-likelihood scoring asks the model for log P(continuation_i | context_i) for each choice i.
-    By default every choice shares `context` and its continuation is " " + choice (lm-eval's target
-    delimiter); `continuations` overrides the continuations and `contexts` gives each choice its own
-    context (WinoGrande's partial scoring: the option changes the context, the rest of the sentence
-    is the shared continuation). The letter method shows `question` and `choices` instead.
-    """
-
-    id: str
-    question: str  # the bare question, for the letter prompt
-    context: str  # the context for log-likelihood scoring (few-shot examples included)
-    choices: tuple[str, ...]
-    gold: int
-    continuations: tuple[str, ...] = ()  # per choice; default " " + choice
-    contexts: tuple[str, ...] = ()  # per choice; default `context` for all
-    golds: tuple[int, ...] = ()  # every correct choice (TruthfulQA MC2); default (gold,)
-    group: str = ""  # e.g. the MMLU subject; results report per-group scores
-    letter_shots: tuple[tuple[str, tuple[str, ...], int], ...] = ()  # (question, choices, gold) shown before, letter method
-    letter_order: tuple[int, ...] = ()  # the order the letter prompt shows the choices in; default as given
-
-    def pairs(self) -> list[tuple[str, str]]:
-        """(context, continuation) for each choice, in choice order."""
-        conts = self.continuations or tuple(" " + c for c in self.choices)
-        ctxs = self.contexts or (self.context,) * len(conts)
-        return list(zip(ctxs, conts))
-
-    @property
-    def correct(self) -> tuple[int, ...]:
-        return self.golds or (self.gold,)
-
-    def norm_lengths(self) -> list[int]:
-        """The lengths acc_norm divides by: lm-evaluation-harness uses len(choice) in characters, the
-        choice without the target delimiter (`completion_len = [len(c) for c in doc_to_choice(doc)]`)."""
-        conts = self.continuations or tuple(" " + c for c in self.choices)
-        return [max(1, len(c.removeprefix(" "))) for c in conts]
-
-
-@dataclass(frozen=True)
-class Task:
-    name: str
-    kind: Literal["generate", "multiple_choice"]
-    items: tuple[GenItem, ...] | tuple[MCItem, ...]
-    metric: str  # the headline metric: pass_rate, acc, acc_norm, mc2, …
-    description: str = ""
-    max_tokens: int = 512
-    shots: int = 0
-    prompt_format: str = ""
-    meta: dict[str, Any] = field(default_factory=dict)
-    letter_ok: bool = True  # multiple choice: can be scored by asking for the letter (chat APIs)
-    aggregate: Literal["mean", "macro"] = "mean"  # macro: the mean over item groups (MMLU subjects)
-
-    def sample(self, limit: int | None, seed: int = 1234) -> Task:
-        """A seeded sample of `limit` items (all items, in order, when limit is None or large enough)."""
-        if limit is None or limit >= len(self.items):
-            return self
-        if limit <= 0:
-            raise UsageError(f"--limit must be positive, got {limit}")
-        idx = sorted(random.Random(seed).sample(range(len(self.items)), limit))
-        items = tuple(self.items[i] for i in idx)
-        return dataclasses.replace(self, items=items,  # type: ignore[arg-type]
-                                   meta={**self.meta, "sample_seed": seed, "sampled_from": len(self.items)})
 
 
 def load_task_file(path: str | Path, name: str | None = None) -> Task:

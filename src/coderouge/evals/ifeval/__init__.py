@@ -27,7 +27,7 @@ from ...types import Message
 from .. import data
 from ..data import read_jsonl
 from ..checks import CheckResult
-from ..tasks import GenItem, Task
+from ..task_types import GenItem, Task
 from .instructions import INSTRUCTIONS, Instruction, build
 
 __all__ = [

@@ -19,7 +19,7 @@ from typing import Any
 from ...errors import TaskFileError, UsageError
 from .. import data
 from ..data import DataFile
-from ..tasks import MCItem, Task
+from ..task_types import MCItem, Task
 
 FOUNDRY = "https://raw.githubusercontent.com/mosaicml/llm-foundry/main/scripts/eval/local_data"
 FEWSHOT_DELIMITER = "\n\n"

@@ -16,7 +16,7 @@ from pathlib import Path
 from ...errors import TaskFileError
 from .. import data
 from ..data import DataFile
-from ..tasks import Task
+from ..task_types import Task
 from .common import (
     FEWSHOT_DELIMITER,
     Doc,

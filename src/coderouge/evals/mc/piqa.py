@@ -7,7 +7,7 @@ from pathlib import Path
 
 from .. import data
 from ..data import DataFile
-from ..tasks import Task
+from ..task_types import Task
 from .common import (
     FOUNDRY,
     Doc,

@@ -19,7 +19,7 @@ from pathlib import Path
 from ...errors import TaskFileError
 from .. import data
 from ..data import DataFile
-from ..tasks import Task
+from ..task_types import Task
 from .common import Doc, Fields, build_task, make_item, matches_pin, resolve_shots
 
 TRUTHFULQA_MC = DataFile(
