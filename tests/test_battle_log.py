@@ -120,3 +120,19 @@ def test_check_record_returns_a_copy():
     r = rec(extra=1)
     out = check_record(r, 1)
     assert out == r and out is not r
+
+
+def test_winner_values_are_defined_once():
+    """Battles, battle logs and ratings take their winner values from types.WINNERS; the store's schema
+    (its first migration's CHECK constraint, never edited) allows exactly those values."""
+    import re
+    from pathlib import Path
+
+    from coderouge import types
+    from coderouge.arena import battle_log, battles, ratings
+
+    assert battles.WINNERS is battle_log.WINNERS is types.WINNERS == tuple(types.WINNER_SCORE)
+    assert ratings.WINNER_SCORE is types.WINNER_SCORE
+    src = (Path(types.__file__).parent / "store" / "migrations.py").read_text()
+    check = re.search(r"winner IS NULL OR winner IN \((.*?)\)\"", src)
+    assert check and tuple(re.findall(r"'([^']*)'", check.group(1))) == types.WINNERS

@@ -11,6 +11,12 @@ from typing import Any, Literal
 
 Role = Literal["system", "user", "assistant"]
 
+# The verdict of a pairwise battle (FastChat's clean_battle values), defined once, and what each means
+# for model_a when battles are rated: a win, a loss, or half of each. The store's schema checks the
+# same four values (its first migration's CHECK constraint, which stays as it was written).
+WINNER_SCORE: dict[str, float] = {"model_a": 1.0, "model_b": 0.0, "tie": 0.5, "tie (bothbad)": 0.5}
+WINNERS: tuple[str, ...] = tuple(WINNER_SCORE)
+
 
 @dataclass(frozen=True)
 class ImagePart:

@@ -21,10 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import BattleLogError
+from ..types import WINNERS
 
-__all__ = ["WINNERS", "REQUIRED", "read_battles", "write_battles", "check_record"]
+__all__ = ["REQUIRED", "read_battles", "write_battles", "check_record"]
 
-WINNERS = ("model_a", "model_b", "tie", "tie (bothbad)")
 REQUIRED = ("model_a", "model_b", "winner", "tstamp", "anony")
 
 

@@ -10,9 +10,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..store import Store
-from ..types import Message
+from ..types import WINNERS, Message
 
-WINNERS = ("model_a", "model_b", "tie", "tie (bothbad)")
 
 @dataclass
 class Battle:

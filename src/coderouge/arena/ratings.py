@@ -37,16 +37,16 @@ from ..errors import (
     TooFewModelsError,
     UnboundedRatingsError,
 )
+from ..types import WINNER_SCORE
 
 __all__ = [
-    "FASTCHAT_ANCHOR", "WINNERS", "Battles", "Ratings", "StyleControlled",
+    "FASTCHAT_ANCHOR", "Battles", "Ratings", "StyleControlled",
     "encode", "battles_from_records", "bradley_terry", "online_elo", "bootstrap_samples", "bootstrap",
     "rank_by_ci", "rate", "rate_records", "win_rate_matrix", "predicted_win_matrix", "length_feature",
     "style_control",
 ]
 
 FASTCHAT_ANCHOR = ("mixtral-8x7b-instruct-v0.1", 1114.0)
-WINNERS = {"model_a": 1.0, "model_b": 0.0, "tie": 0.5, "tie (bothbad)": 0.5}
 _BLOCK = 10  # bootstrap rounds per random stream, so results never depend on the number of threads
 
 
@@ -62,7 +62,7 @@ def _column(name: str, col: Sequence, table: Mapping, dtype, n: int) -> np.ndarr
         return np.fromiter(map(table.__getitem__, col), dtype=dtype, count=n)
     except (KeyError, TypeError):
         k = next(k for k, v in enumerate(col) if not isinstance(v, str) or v not in table)
-        what = (f"one of {sorted(WINNERS)}" if name == "winner" else
+        what = (f"one of {sorted(WINNER_SCORE)}" if name == "winner" else
                 "one of the models given" if isinstance(col[k], str) else "a model name (a string)")
         raise BadBattleError(f"battle {k + 1}: {name} is {col[k]!r}, expected {what}") from None
 
@@ -88,7 +88,7 @@ def encode(model_a: Sequence[str], model_b: Sequence[str], winner: Sequence[str]
     if a is None or b is None:
         index = {m: i for i, m in enumerate(models)}
         a, b = _column("model_a", model_a, index, np.intp, n), _column("model_b", model_b, index, np.intp, n)
-    outcome = _column("winner", winner, WINNERS, np.float64, n)
+    outcome = _column("winner", winner, WINNER_SCORE, np.float64, n)
     same = np.flatnonzero(a == b)
     if same.size:
         raise SelfBattleError(f"battle {same[0] + 1}: model_a and model_b are both {models[a[same[0]]]!r} "
