@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from coderouge.cli import main
+from coderouge.errors import UsageError
 
 
 def cli(*args, env=None):
@@ -129,6 +130,14 @@ def test_mt_bench_prompts_and_its_judge_prompt(store_path, capsys):
     assert len(qs) == 80 and qs[0].id == "mt_bench-81" and qs[0].check is None
     jp = judge_prompt("mt_bench")
     assert jp.name == "pair-v2" and "[[A]]" in jp.system and "{answer_b}" in jp.template
+    # read through evals/mt_bench.py, the one reader of MT-Bench's files
+    from coderouge.evals import mt_bench
+
+    first = {q.question_id: q.turns[0] for q in mt_bench.load_mt_bench_questions(with_references=False)}
+    assert [(q.id, q.text) for q in qs] == [(f"mt_bench-{i}", t) for i, t in first.items()]
+    assert (jp.system, jp.template) == mt_bench.load_pair_judge_prompt("pair-v2")
+    with pytest.raises(UsageError, match="no single-turn pairwise judge prompt named 'single-v1'"):
+        judge_prompt("single-v1")
     # an LLM judge with MT-Bench's prompt, end to end; a fake judge that always says [[C]]
     assert main(["arena", "run", "fake/a?answer=one", "fake/b?answer=two", "--prompts", "mt_bench", "--judge",
                  "llm:fake/judge?answer=%5B%5BC%5D%5D", "--judge-prompt", "mt_bench", "--battles", "5"]) == 0

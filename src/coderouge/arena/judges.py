@@ -3,15 +3,13 @@ orders), `human` (the voting page). A judge's failure is recorded as a failure, 
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from typing import Any
 
 from ..errors import UsageError
-from ..evals import data
 from ..evals.checks import run_check
-from ..evals.mt_bench import MT_BENCH_JUDGE_PROMPTS
+from ..evals.mt_bench import load_pair_judge_prompt
 from ..types import Message, Request
 from .prompts import PromptItem
 
@@ -26,7 +24,6 @@ JUDGE_SYSTEM = (
 )
 JUDGE_TEMPLATE = "[User request]\n{question}\n\n[Assistant A's answer]\n{answer_a}\n\n[Assistant B's answer]\n{answer_b}"
 
-MT_BENCH_JUDGE = MT_BENCH_JUDGE_PROMPTS  # one definition of the file, in evals/mt_bench.py
 _VERDICT = re.compile(r"\[\[([ABC])\]\]")
 
 
@@ -42,14 +39,8 @@ def judge_prompt(name: str | None) -> JudgePrompt:
     if not name or name == "coderouge":
         return JudgePrompt("coderouge", JUDGE_SYSTEM, JUDGE_TEMPLATE)
     wanted = "pair-v2" if name == "mt_bench" else name
-    path = data.resolve(MT_BENCH_JUDGE)
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            if line.strip():
-                p = json.loads(line)
-                if p.get("name") == wanted and p.get("type") == "pairwise" and "{answer_a}" in p.get("prompt_template", ""):
-                    return JudgePrompt(wanted, p["system_prompt"], p["prompt_template"])
-    raise UsageError(f"no single-turn pairwise judge prompt named {wanted!r} in {path}")
+    system, template = load_pair_judge_prompt(wanted)
+    return JudgePrompt(wanted, system, template)
 
 
 def parse_verdict(text: str) -> str | None:

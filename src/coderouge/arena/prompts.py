@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -12,7 +11,7 @@ from typing import Any
 from ..errors import CheckSpecError, TaskFileError, UsageError
 from ..evals import data
 from ..evals.checks import validate_check
-from ..evals.mt_bench import MT_BENCH_QUESTIONS
+from ..evals.mt_bench import load_mt_bench_questions, turn1_messages
 from ..types import Message
 
 
@@ -28,22 +27,10 @@ class PromptItem:
         return self.messages[-1].text
 
 
-MT_BENCH = MT_BENCH_QUESTIONS  # one definition of the file, in evals/mt_bench.py
-
-
 def _mt_bench() -> list[PromptItem]:
-    path = data.resolve(MT_BENCH)
-    items = []
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            try:
-                q = json.loads(line)
-                items.append(PromptItem(f"mt_bench-{q['question_id']}", (Message("user", q["turns"][0]),), None, q.get("category", "")))
-            except (json.JSONDecodeError, KeyError, IndexError, TypeError) as e:
-                raise TaskFileError(str(path), lineno, f"MT-Bench question: {e}") from None
-    return items
+    """MT-Bench's first turns, read through evals/mt_bench.py (the one reader of its files)."""
+    return [PromptItem(f"mt_bench-{q.question_id}", turn1_messages(q), None, q.category)
+            for q in load_mt_bench_questions(with_references=False)]
 
 
 def _business() -> list[PromptItem]:

@@ -152,6 +152,20 @@ def load_judge_prompts(path: Path | None = None) -> dict[str, SingleJudgePrompt]
     return out
 
 
+def load_pair_judge_prompt(name: str, path: Path | None = None) -> tuple[str, str]:
+    """(system prompt, template) of one of FastChat's single-turn pairwise judge prompts (pair-v2, …),
+    whose template has {question}, {answer_a} and {answer_b}; the arena's LLM judge can use them."""
+    path = path or data.resolve(MT_BENCH_JUDGE_PROMPTS)
+    for lineno, p in read_jsonl(path, "MT-Bench judge prompt"):
+        if (isinstance(p, dict) and p.get("name") == name and p.get("type") == "pairwise"
+                and "{answer_a}" in p.get("prompt_template", "")):
+            try:
+                return p["system_prompt"], p["prompt_template"]
+            except KeyError as e:
+                raise TaskFileError(str(path), lineno, f"MT-Bench judge prompt: field {e} is missing") from None
+    raise UsageError(f"no single-turn pairwise judge prompt named {name!r} in {path}")
+
+
 def sample_questions(questions: Sequence[MTBenchQuestion], limit: int | None, seed: int = 1234) -> list[MTBenchQuestion]:
     """A seeded sample of `limit` questions, in file order (as Task.sample); all of them for None."""
     if limit is None or limit >= len(questions):
