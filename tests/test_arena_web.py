@@ -166,7 +166,7 @@ def test_browser_full_vote_streams_then_reveals(page, store_path):
         assert page.text_content("#name-a") == "" and page.text_content("#name-b") == ""
         time.sleep(0.6)  # a person reads (min_vote_seconds=0.5)
         page.click("text=A is better")
-        page.wait_for_function("document.getElementById('name-a').textContent.length > 0")
+        page.wait_for_function("() => document.getElementById('name-a').textContent.length > 0")
         assert "recorded" in page.text_content("#message")
         page.screenshot(path="/tmp/arena_vote.png", full_page=True)
         names = (page.text_content("#name-a"), page.text_content("#name-b"))
@@ -193,13 +193,13 @@ def test_browser_double_click_and_reload_record_one_vote(page, store_path):
         page.wait_for_selector("#vote-b:enabled")
         time.sleep(0.4)
         page.dblclick("#vote-b")
-        page.wait_for_function("document.getElementById('name-b').textContent.length > 0")
+        page.wait_for_function("() => document.getElementById('name-b').textContent.length > 0")
         time.sleep(0.3)  # room for a second request, were there one
         assert len(votes) == 1
         assert [b.winner for b in decided(store_path)] == ["model_b"]
 
         page.reload()  # the battle is not offered again: its result is shown
-        page.wait_for_function("document.getElementById('message').textContent.includes('already recorded')")
+        page.wait_for_function("() => document.getElementById('message').textContent.includes('already recorded')")
         assert page.is_disabled("#vote-a") and page.is_disabled("#vote-b")
         assert page.text_content("#name-a") != ""
         assert len(votes) == 1  # the reloaded page sent nothing
@@ -233,7 +233,7 @@ def test_browser_too_fast_vote_is_refused_with_a_message(page, store_path):
     with arena(store_path, models, min_vote_seconds=30) as url:
         page.goto(url)
         page.click("#vote-tie")  # waits until the answers are complete, then clicks at once
-        page.wait_for_function("document.getElementById('message').textContent.includes('Too fast')")
+        page.wait_for_function("() => document.getElementById('message').textContent.includes('Too fast')")
         page.wait_for_selector("#vote-tie:enabled")  # the person may vote again once they have read
         assert page.text_content("#name-a") == ""
         assert_anonymous(page.content(), models)
@@ -285,7 +285,7 @@ def test_scripted_client_too_fast_bad_token_and_other_refusals(store_path):
 
 
 @pytest.mark.timeout(60)
-def test_votes_survive_a_restart_and_answers_come_from_the_store(store_path):
+def test_votes_survive_a_restart_and_new_battles_get_fresh_answers(store_path):
     models = [fake("zebra-model", "Stripes all the way down.", latency="0.1"),
               fake("yak-model", "Shaggy and warm.", latency="0.1")]
     with arena(store_path, models, min_vote_seconds=0.2, seed=3) as url:
@@ -309,12 +309,17 @@ def test_votes_survive_a_restart_and_answers_come_from_the_store(store_path):
         assert status == 409 and json.loads(text)["winner"] == "tie"
         state = json.loads(http("GET", api, headers={"X-Arena-Token": b["token"]})[1])
         assert state["voted"] and state["winner"] == "tie" and state["model_a"] == reveal["model_a"]
-        # a new battle on the same prompt and models streams its answers from the store: no new call
+        # a new battle on the same prompt and models gets fresh, sampled answers: never the cache, so a
+        # text seen after one vote does not identify its model in the next battle
         nb = json.loads(http("POST", f"{url}/api/battles", {})[1])
         text = http("GET", f"{url}/api/battles/{nb['id']}/stream", headers={"X-Arena-Token": nb["token"]})[1]
         assert sse_events(text)[-1][1]["ok"] is True
     s = Store(store_path)
-    assert s.count_calls() == calls_before
+    calls = s.calls()
+    assert len(calls) == calls_before + 2 and len({c.key for c in calls}) == 4
+    for c in calls:
+        req = json.loads(c.request_json)
+        assert req["temperature"] == 0.7 and isinstance(req["seed"], int)
     s.close()
     [battle] = decided(store_path)
     assert battle.id == b["id"] and battle.winner == "tie"
@@ -361,3 +366,107 @@ def test_names_never_leak_before_the_vote_and_failures_cannot_be_voted(store_pat
     finally:
         s.close()
     assert decided(store_path) == []
+
+
+# --- anonymity, abuse and the browser's defences -------------------------------------------------
+
+def test_battles_and_votes_are_rate_limited_per_client(store_path):
+    from coderouge.arena.web import ArenaLimits
+
+    models = [fake("zebra-model", "Stripes."), fake("yak-model", "Shaggy.")]
+    limits = ArenaLimits(battles_per_minute=2, votes_per_minute=1)
+    with arena(store_path, models, min_vote_seconds=0.05, limits=limits) as url:
+        made = [http("POST", f"{url}/api/battles", {}) for _ in range(3)]
+        assert [m[0] for m in made] == [201, 201, 429]
+        assert "too many new battles" in json.loads(made[2][1])["error"]
+        b = [json.loads(t) for st, t in made[:2]]
+        for x in b:
+            http("GET", f"{url}/api/battles/{x['id']}/stream", headers={"X-Arena-Token": x["token"]})
+        time.sleep(0.1)
+        assert http("POST", f"{url}/api/battles/{b[0]['id']}/vote", {"token": b[0]["token"], "winner": "tie"})[0] == 200
+        status, text = http("POST", f"{url}/api/battles/{b[1]['id']}/vote", {"token": b[1]["token"], "winner": "tie"})
+        assert status == 429 and "too many votes" in json.loads(text)["error"]
+    assert len(decided(store_path)) == 1
+
+
+class PricedFake(FakeProvider):
+    """A fake that is priced like a real vendor model, so that its answers cost money."""
+
+    provider = "openai"
+
+
+def test_the_spending_cap_stops_new_battles(store_path):
+    from coderouge.arena.web import ArenaLimits
+
+    models = ["fake/priced-a", "fake/priced-b"]
+    long = "word " * 400
+    providers = {m: PricedFake("gpt-4o", options={"answer": long}) for m in models}
+    with arena(store_path, models, providers=providers, limits=ArenaLimits(budget_usd=0.001)) as url:
+        b = json.loads(http("POST", f"{url}/api/battles", {})[1])
+        http("GET", f"{url}/api/battles/{b['id']}/stream", headers={"X-Arena-Token": b["token"]})
+        status, text = http("POST", f"{url}/api/battles", {})
+        assert status == 429 and "spending cap" in json.loads(text)["error"]
+
+
+def test_a_model_without_a_price_is_refused_when_spending_is_capped(store_path):
+    from coderouge.arena.web import ArenaLimits
+    from coderouge.errors import UsageError
+
+    models = ["fake/free", "openai/llama3?base_url=http://127.0.0.1:9/v1"]
+    store = Store(store_path)
+    try:
+        with pytest.raises(UsageError, match="no known price"):
+            create_app(store, models, PROMPTS, limits=ArenaLimits(budget_usd=1.0))
+        create_app(store, models, PROMPTS, limits=ArenaLimits(budget_usd=None))  # no cap: allowed
+    finally:
+        store.close()
+
+
+def test_security_headers_and_the_host_check_on_every_address(store_path):
+    from coderouge.arena.web import allowed_hosts_for
+
+    models = [fake("zebra-model", "Stripes."), fake("yak-model", "Shaggy.")]
+    store = Store(store_path)
+    app = create_app(store, models, PROMPTS, allowed_hosts=allowed_hosts_for("::1"))
+    server = uvicorn.Server(uvicorn.Config(app, host="::1", port=0, log_level="warning", timeout_graceful_shutdown=1))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not server.started:
+            assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
+            time.sleep(0.01)
+        port = server.servers[0].sockets[0].getsockname()[1]
+        url = f"http://[::1]:{port}"
+        with urllib.request.urlopen(f"{url}/", timeout=10) as r:
+            csp = r.headers["Content-Security-Policy"]
+            assert r.headers["X-Frame-Options"] == "DENY" and r.headers["X-Content-Type-Options"] == "nosniff"
+        assert "frame-ancestors 'none'" in csp and "'unsafe-inline'" not in csp and "'unsafe-eval'" not in csp
+        assert "script-src 'sha256-" in csp and "connect-src 'self'" in csp
+        # a DNS-rebinding page would send its own name as Host: refused on the IPv6 loopback too
+        assert http("GET", f"{url}/", headers={"Host": "evil.example"})[0] == 400
+        assert http("GET", f"{url}/", headers={"Host": f"localhost:{port}"})[0] == 200
+        status, _ = http("POST", f"{url}/api/battles", {}, headers={"Host": "rebind.attacker.example:80"})
+        assert status == 400
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        store.close()
+    assert allowed_hosts_for("127.0.0.1") == ["127.0.0.1", "localhost"]
+    assert "evil.example" not in allowed_hosts_for("0.0.0.0")
+
+
+@pytest.mark.browser
+@pytest.mark.timeout(60)
+def test_an_answer_with_html_and_script_is_shown_as_text(page, store_path):
+    evil = '<img src=x onerror="window.pwned=1"><script>window.pwned=2</script><b>bold</b>'
+    models = ["fake/evil-one", "fake/plain-two"]
+    providers = {"fake/evil-one": FakeProvider("evil-one", options={"answer": evil}),
+                 "fake/plain-two": FakeProvider("plain-two", options={"answer": "Just text."})}
+    with arena(store_path, models, min_vote_seconds=0.1, providers=providers) as url:
+        page.goto(url)
+        page.wait_for_selector("#vote-a:enabled")
+        shown = page.text_content("#answer-a") + page.text_content("#answer-b")
+        assert evil in shown  # the markup itself, as characters
+        assert page.evaluate("() => window.pwned") is None
+        assert page.evaluate("() => document.querySelectorAll('#answer-a *, #answer-b *').length") == 0

@@ -137,6 +137,7 @@ def test_votes_are_taken_while_an_arena_run_writes(tmp_path, store_url):
     from test_arena_web import arena as voting_page, fake, http
 
     from coderouge.arena.battles import list_battles
+    from coderouge.arena.web import ArenaLimits
 
     prompts = tmp_path / "p.jsonl"
     prompts.write_text("".join(json.dumps({"id": f"q{i}", "prompt": f"What is {i} + {i}?",
@@ -148,7 +149,8 @@ def test_votes_are_taken_while_an_arena_run_writes(tmp_path, store_url):
     votes = 0
     try:
         models = [fake("zebra-model", "Stripes."), fake("yak-model", "Shaggy.")]
-        with voting_page(store_url, models, min_vote_seconds=0.05) as url:
+        with voting_page(store_url, models, min_vote_seconds=0.05,
+                         limits=ArenaLimits(battles_per_minute=100, votes_per_minute=100)) as url:
             for _ in range(12):
                 b = json.loads(http("POST", f"{url}/api/battles", {})[1])
                 api = f"{url}/api/battles/{b['id']}"

@@ -12,17 +12,29 @@ and only then learns which models wrote them.
 The vote token travels in a header or a JSON body, never in a URL, so it is not in access logs.
 The one-vote guarantee is the store's (`record_vote` is a single UPDATE ... WHERE winner IS NULL);
 the page only disables its buttons to spare the person an error.
+
+Anonymity and abuse (`ArenaLimits`): every battle gets fresh answers, sampled (temperature 0.7, a
+random seed, never from the cache), so a text seen after one vote does not identify its model in
+the next battle on the same prompt. Battles and votes are rate-limited per client address, and
+battles stop when the spending cap is reached (a model with no known price is refused up front:
+its cost could not be bounded). Every response carries a content security policy (the page's own
+inline script and style by hash, nothing else; no framing) and X-Frame-Options: DENY; answers are
+always written into the page as text. The Host header is checked on every listening address.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
+import hashlib
 import json
 import random
+import re
 import secrets
 import socket
 import time
+from collections import deque
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
@@ -35,15 +47,47 @@ from starlette.routing import Route
 
 from ..calls import Calls, RunConfig
 from ..errors import UsageError
-from ..providers import Provider, get_provider
+from ..providers import Provider, get_provider, pricing
 from ..store import Store
-from ..types import Request
+from ..types import Request, Usage
 from .battles import Battle, Vote, add_battle, get_battle, record_vote, set_answers
 from .prompts import PromptItem
 
-__all__ = ["create_app", "serve"]
+__all__ = ["ArenaLimits", "create_app", "serve"]
 
 CALL_TIMEOUT_S = 600.0
+ANSWER_TEMPERATURE = 0.7  # sampled, so that an answer's text does not identify its model
+
+
+@dataclass(frozen=True)
+class ArenaLimits:
+    """What one voting server lets its visitors do."""
+
+    battles_per_minute: int = 10  # new battles per client address
+    votes_per_minute: int = 20  # votes per client address
+    budget_usd: float | None = 5.0  # all answers' cost together; None: no cap
+    max_battles: int | None = None  # battles this server may start in all
+
+
+class _Window:
+    """At most `limit` events per client in any 60 s (a sliding window); bounded memory."""
+
+    def __init__(self, limit: int, clients: int = 10_000):
+        self.limit, self.clients = limit, clients
+        self.seen: dict[str, deque[float]] = {}
+
+    def wait(self, client: str, now: float) -> float:
+        """0 and the event is counted, or the seconds until one more is allowed."""
+        q = self.seen.pop(client, None) or deque()
+        while q and now - q[0] >= 60.0:
+            q.popleft()
+        self.seen[client] = q  # most recent clients last
+        while len(self.seen) > self.clients:
+            self.seen.pop(next(iter(self.seen)))
+        if len(q) >= self.limit:
+            return 60.0 - (now - q[0])
+        q.append(now)
+        return 0.0
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 _VOTE_STATUS = {
     Vote.RECORDED: 200, Vote.ALREADY_VOTED: 409, Vote.TOO_FAST: 429, Vote.NOT_READY: 425,
@@ -62,6 +106,53 @@ _VOTE_MESSAGE = {
 
 def _page() -> str:
     return (resources.files("coderouge.arena") / "static" / "vote.html").read_text(encoding="utf-8")
+
+
+def _security_headers(page: str) -> dict[str, str]:
+    """A content security policy that allows the page's own inline script and style (by hash) and the
+    same-origin API, nothing else; no framing, no sniffing, no referrer."""
+    def sha(tag: str) -> str:
+        found = re.findall(rf"<{tag}>(.*?)</{tag}>", page, flags=re.S)
+        return " ".join(f"'sha256-{base64.b64encode(hashlib.sha256(x.encode()).digest()).decode()}'" for x in found)
+
+    csp = (f"default-src 'none'; script-src {sha('script')}; style-src {sha('style')}; connect-src 'self'; "
+           "img-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+    return {"Content-Security-Policy": csp, "X-Frame-Options": "DENY", "X-Content-Type-Options": "nosniff",
+            "Referrer-Policy": "no-referrer", "Cross-Origin-Opener-Policy": "same-origin"}
+
+
+def _host_of(header: str) -> str:
+    """The host part of a Host header: `[::1]:8000` → `::1`, `localhost:8000` → `localhost`."""
+    h = header.strip().lower()
+    if h.startswith("["):
+        return h[1:h.find("]")] if "]" in h else h
+    return h.rsplit(":", 1)[0] if h.count(":") == 1 else h
+
+
+class _Guard:
+    """ASGI middleware: refuse Host names not listed (no DNS rebinding), add the security headers."""
+
+    def __init__(self, app: Any, allowed_hosts: list[str] | None, headers: dict[str, str]):
+        self.app = app
+        self.allowed = {_host_of(h) for h in allowed_hosts} if allowed_hosts else None
+        self.headers = [(k.lower().encode(), v.encode()) for k, v in headers.items()]
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        if self.allowed is not None:
+            host = dict(scope["headers"]).get(b"host", b"").decode("latin-1")
+            if _host_of(host) not in self.allowed:
+                await JSONResponse({"error": "invalid host header"}, status_code=400)(scope, receive, send)
+                return
+
+        async def send_with_headers(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                message.setdefault("headers", [])
+                message["headers"] = list(message["headers"]) + self.headers
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
 
 
 @dataclass
@@ -108,7 +199,8 @@ def _error(status: int, message: str, **extra: Any) -> JSONResponse:
 
 class _Arena:
     def __init__(self, store: Store, models: list[str], prompts: list[PromptItem], *, min_vote_seconds: float,
-                 seed: int | None, max_tokens: int, prompt_set: str | None, providers: Mapping[str, Provider] | None):
+                 seed: int | None, max_tokens: int, prompt_set: str | None, providers: Mapping[str, Provider] | None,
+                 limits: ArenaLimits):
         models = list(dict.fromkeys(models))
         if len(models) < 2:
             raise UsageError("the arena needs at least two different models")
@@ -123,6 +215,15 @@ class _Arena:
         self.calls = Calls(store, RunConfig(timeout_s=CALL_TIMEOUT_S, progress=False), providers=dict(self.providers))
         self.generations: dict[int, _Generation] = {}
         self.page = _page()
+        self.limits = limits
+        self.battle_window, self.vote_window = _Window(limits.battles_per_minute), _Window(limits.votes_per_minute)
+        self.spent_usd = 0.0
+        self.started = 0
+        if limits.budget_usd is not None:
+            for m, p in self.providers.items():
+                if pricing.cost(p.provider, p.model, Usage(1000, 1000)) is None:
+                    raise UsageError(f"{m} has no known price, so the arena's spending cap cannot bound it: give its "
+                                     "price with --prices FILE, or run without a cap (--budget-usd none)")
 
     # --- helpers -------------------------------------------------------
     def _battle(self, battle_id: int, token: str | None) -> Battle | JSONResponse:
@@ -150,10 +251,14 @@ class _Arena:
 
     # --- generation ----------------------------------------------------
     async def _answer(self, gen: _Generation, side: str, model: str, messages: tuple) -> None:
-        request = Request(model=model, messages=messages, max_tokens=self.max_tokens)
+        # a fresh, sampled answer (never the cache): the same text must not reveal its model in the next battle
+        request = Request(model=model, messages=messages, max_tokens=self.max_tokens, temperature=ANSWER_TEMPERATURE,
+                          seed=secrets.randbelow(2**31))
         # streamed to the page as it comes; retried only while nothing has been shown
-        result = await self.calls.call(request, on_text=lambda t: gen.push(side, t))
+        result = await self.calls.call(request, on_text=lambda t: gen.push(side, t), use_cache=False)
         gen.sides[side].key = result.key
+        if result.completion is not None:
+            self.spent_usd += result.completion.cost_usd or 0.0
         if result.error is not None:
             err = result.error
             status = f" (HTTP {err.status})" if err.status else ""
@@ -203,10 +308,29 @@ class _Arena:
     async def index(self, request: HTTPRequest) -> Response:
         return HTMLResponse(self.page, headers={"Cache-Control": "no-store"})
 
+    @staticmethod
+    def _client(request: HTTPRequest) -> str:
+        return request.client.host if request.client else "unknown"
+
+    @staticmethod
+    def _too_many(wait: float, what: str) -> JSONResponse:
+        return JSONResponse({"error": f"too many {what} from this address: try again in {wait:.0f} s",
+                             "retry_after": round(wait, 1)}, status_code=429,
+                            headers={"Retry-After": str(max(1, round(wait + 0.5))), "Cache-Control": "no-store"})
+
     async def start(self, request: HTTPRequest) -> Response:
         body = await self._json(request)
         if isinstance(body, JSONResponse):
             return body
+        lim = self.limits
+        if lim.budget_usd is not None and self.spent_usd >= lim.budget_usd:
+            return _error(429, f"this arena's spending cap ({lim.budget_usd:g} USD) is reached: no new battles")
+        if lim.max_battles is not None and self.started >= lim.max_battles:
+            return _error(429, f"this arena's limit of {lim.max_battles} battles is reached: no new battles")
+        wait = self.battle_window.wait(self._client(request), time.monotonic())
+        if wait:
+            return self._too_many(wait, "new battles")
+        self.started += 1
         item = self.rng.choice(self.prompts)
         model_a, model_b = self.rng.sample(self.models, 2)  # sample's order is random: so are the sides
         battle_id = add_battle(self.store, source="serve", judge="human", model_a=model_a, model_b=model_b,
@@ -238,6 +362,9 @@ class _Arena:
         body = await self._json(request)
         if isinstance(body, JSONResponse):
             return body
+        wait = self.vote_window.wait(self._client(request), time.monotonic())
+        if wait:
+            return self._too_many(wait, "votes")
         battle_id = int(request.path_params["id"])
         token, winner = body.get("token"), body.get("winner")
         outcome, b = record_vote(self.store, battle_id, token if isinstance(token, str) else "",
@@ -267,11 +394,13 @@ class _Arena:
 
 def create_app(store: Store, models: list[str], prompts: list[PromptItem], *, min_vote_seconds: float = 3.0,
                seed: int | None = None, max_tokens: int = 1024, prompt_set: str | None = None,
-               providers: Mapping[str, Provider] | None = None, allowed_hosts: list[str] | None = None) -> Starlette:
+               providers: Mapping[str, Provider] | None = None, allowed_hosts: list[str] | None = None,
+               limits: ArenaLimits | None = None) -> Starlette:
     """The voting app. `providers` (by model name) replaces `get_provider` for those names (tests, embedding);
-    `allowed_hosts` rejects other Host headers (serve() passes the loopback names: no DNS rebinding)."""
+    `allowed_hosts` rejects other Host headers (serve() passes the names of its listening address: no DNS
+    rebinding)."""
     arena = _Arena(store, models, prompts, min_vote_seconds=min_vote_seconds, seed=seed, max_tokens=max_tokens,
-                   prompt_set=prompt_set, providers=providers)
+                   prompt_set=prompt_set, providers=providers, limits=limits or ArenaLimits())
     routes = [
         Route("/", arena.index, methods=["GET"]),
         Route("/api/battles", arena.start, methods=["POST"]),
@@ -279,29 +408,40 @@ def create_app(store: Store, models: list[str], prompts: list[PromptItem], *, mi
         Route("/api/battles/{id:int}/stream", arena.stream, methods=["GET"]),
         Route("/api/battles/{id:int}/vote", arena.vote, methods=["POST"]),
     ]
-    middleware = []
-    if allowed_hosts:
-        from starlette.middleware import Middleware
-        from starlette.middleware.trustedhost import TrustedHostMiddleware
+    from starlette.middleware import Middleware
 
-        middleware.append(Middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts))
+    middleware = [Middleware(_Guard, allowed_hosts=allowed_hosts, headers=_security_headers(arena.page))]
     app = Starlette(routes=routes, middleware=middleware, lifespan=arena.lifespan)
     app.state.arena = arena
     return app
 
 
+def allowed_hosts_for(host: str) -> list[str]:
+    """The Host names a browser may send to a server listening on `host` (any address, IPv6 included)."""
+    loop4, loop6 = ("127.0.0.1", "localhost"), ("::1", "localhost")
+    if host in loop4:
+        return list(loop4)
+    if host == "::1":
+        return list(loop6)
+    if host in ("0.0.0.0", "::", ""):
+        names = {*loop4, *loop6, socket.gethostname(), socket.getfqdn()}
+        with contextlib.suppress(OSError):
+            names |= {ai[4][0] for ai in socket.getaddrinfo(socket.gethostname(), None)}
+        return sorted(names)
+    return [host]
+
+
 def serve(store_path: str | None, models: list[str], prompts: list[PromptItem], host: str = "127.0.0.1",
           port: int = 8000, min_vote_seconds: float = 3.0, *, prompt_set: str | None = None,
-          seed: int | None = None, max_tokens: int = 1024) -> None:
+          seed: int | None = None, max_tokens: int = 1024, limits: ArenaLimits | None = None) -> None:
     """Run the voting page until Ctrl-C. Binds to loopback unless told otherwise."""
     import uvicorn
 
     store = Store(store_path)
     loopback = host in LOOPBACK_HOSTS
-    # on an IPv4 loopback, refuse other Host names: a web page cannot reach the arena by DNS rebinding
-    hosts = ["127.0.0.1", "localhost"] if host in ("127.0.0.1", "localhost") else None
+    # refuse other Host names on every address: a web page cannot reach the arena by DNS rebinding
     app = create_app(store, models, prompts, min_vote_seconds=min_vote_seconds, seed=seed, max_tokens=max_tokens,
-                     prompt_set=prompt_set, allowed_hosts=hosts)
+                     prompt_set=prompt_set, allowed_hosts=allowed_hosts_for(host), limits=limits)
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
