@@ -9,6 +9,8 @@ import sys
 import time
 from collections import Counter
 
+import pytest
+
 from coderouge.errors import CoderougeError
 from coderouge.store import Store
 
@@ -88,3 +90,50 @@ def test_ctrl_c_stops_cleanly_and_resumes(tmp_path):
     r = subprocess.run(cmd + ["--json"], env=env, capture_output=True, text=True, timeout=120)
     assert r.returncode == 0 and json.loads(r.stdout)["results"][0]["n"] == n
     assert con.execute("SELECT COUNT(*) FROM calls WHERE status='ok'").fetchone()[0] == n
+
+
+@pytest.mark.local_model
+@pytest.mark.timeout(300)
+def test_kill_9_during_loglikelihood_scoring_then_resume(tmp_path):
+    """Log-likelihoods are stored batch by batch; a run killed midway resumes without scoring any
+    stored (context, continuation) again, and ends with every item scored."""
+    db = tmp_path / "store.db"
+    env = {**os.environ, "CODEROUGE_STORE": str(db)}
+    cmd = [sys.executable, "-m", "coderouge", "eval", "local/gemma-3-270m", "--task", "arc_easy", "--limit", "150",
+           "--json"]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 240
+        stored = 0
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                with Store(db) as s:
+                    stored = s.count_logliks()
+            except CoderougeError:
+                stored = 0
+            if stored:
+                break
+            time.sleep(0.1)
+        assert proc.poll() is None, f"the run ended before it could be killed: {proc.stderr.read().decode()[-2000:]}"
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(timeout=30)
+    assert proc.returncode == -signal.SIGKILL, "the run must have been killed midway"
+    with Store(db) as s:
+        before = s.logliks()
+    assert before, "a first batch was stored before the kill"
+
+    r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=280)
+    assert r.returncode == 0, r.stderr
+    res = json.loads(r.stdout)["results"][0]
+    assert res["n"] == 150 and res["errors"] == 0 and res["method"] == "loglikelihood"
+    with Store(db) as s:
+        after = s.logliks()
+        assert s.eval_runs()[0].result["value"] == res["value"]
+    # nothing stored before the kill was computed again (its row is the same one, same time), and the
+    # rerun added the rest: every choice of every item has exactly one row
+    assert all(after[k] == v for k, v in before.items())
+    assert len(after) > len(before)
+

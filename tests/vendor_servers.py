@@ -15,6 +15,8 @@ and answers from a script of behaviours given by the test, one per request:
     ("truncate", "Hello world")                the text with no final events, closed cleanly
     ("error_event", "overloaded_error", "...") an error inside a 200 stream: Anthropic `event: error`,
                                                OpenAI `data: {"error": …}`
+    ("stall", "Hello world", 5.0)              half the stream, then nothing for 5 s, then closed
+    ("malformed", "Hello world")               half the stream, then a chunk that is not JSON
 
 When the script is empty the server answers ("ok", "Hello world").
 Streams use HTTP/1.1 chunked transfer encoding with `Connection: close`; plain
@@ -177,6 +179,16 @@ class VendorServer:
             override = behaviour[3] if len(behaviour) > 3 else {}
             h.send_json(status, self.error_body(status, override), headers)
             return
+        if kind in ("stall", "malformed"):
+            events = self.stream_events(rec, _split(behaviour[1]), {})
+            h.start_stream()
+            for ev in events[: max(1, len(events) // 2)]:
+                h.write_chunk(ev)
+            if kind == "stall":
+                time.sleep(behaviour[2])
+            else:
+                h.write_chunk("data: {\"choices\": [{\"delta\": {\"content\": \"oops\"\n\n")
+            raise _CutStream()
         if kind in ("ok", "cut", "truncate"):
             text = behaviour[1] if len(behaviour) > 1 else "Hello world, this is a longer answer"
             opts = behaviour[2] if len(behaviour) > 2 else {}

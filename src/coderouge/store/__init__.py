@@ -311,6 +311,13 @@ class Store:
                     out[k] = (lp, bool(g), n)
         return out
 
+    def logliks(self, model: str | None = None) -> dict[str, tuple[float, bool, int, float]]:
+        """Every stored log-likelihood: key → (logprob, greedy, tokens, when it was computed)."""
+        c = T.loglik.c
+        q = select(c.key, c.logprob, c.is_greedy, c.n_tokens, c.created_at).where(*([c.model == model] if model else []))
+        with self.transaction(write=False) as tx:
+            return {k: (lp, bool(g), n, t) for k, lp, g, n, t in tx.execute(q)}
+
     def count_logliks(self) -> int:
         with self.transaction(write=False) as tx:
             return int(tx.execute(select(func.count()).select_from(T.loglik)).scalar() or 0)
@@ -399,6 +406,53 @@ class Store:
         q = select(*(getattr(c, n) for n in T.BATTLE_COLUMNS)).where(*where).order_by(c.id)
         with self.transaction(write=False) as tx:
             return [dict(r._mapping) for r in tx.execute(q)]
+
+    # --- the gateway's keys and request log ---------------------------------------------------
+    def add_gateway_key(self, **fields: Any) -> None:
+        with self.transaction() as tx:
+            tx.execute(insert(T.gateway_keys).values(**fields))
+
+    def gateway_keys(self, *, key_hash: str | None = None, key_id: str | None = None) -> list[dict[str, Any]]:
+        c = T.gateway_keys.c
+        q = select(*(getattr(c, n) for n in T.GATEWAY_KEY_COLUMNS)).order_by(c.created_at)
+        if key_hash is not None:
+            q = q.where(c.key_hash == key_hash)
+        if key_id is not None:
+            q = q.where(c.id == key_id)
+        with self.transaction(write=False) as tx:
+            return [dict(r._mapping) for r in tx.execute(q)]
+
+    def revoke_gateway_key(self, key_id: str, when: float) -> bool:
+        c = T.gateway_keys.c
+        with self.transaction() as tx:
+            return tx.execute(update(T.gateway_keys).where(c.id == key_id, c.revoked_at.is_(None))
+                              .values(revoked_at=when)).rowcount == 1
+
+    def log_gateway_request(self, row: dict[str, Any], spend: float | None = None) -> None:
+        """One request's row; its cost is added to its key's spending in the same transaction (one
+        UPDATE … SET spent = spent + x, so several gateway processes on one store add up correctly)."""
+        with self.transaction() as tx:
+            tx.execute(insert(T.gateway_requests).values(**row))
+            if spend and row.get("key_id"):
+                c = T.gateway_keys.c
+                tx.execute(update(T.gateway_keys).where(c.id == row["key_id"]).values(spent_usd=c.spent_usd + spend))
+
+    def gateway_requests(self, *, key_id: str | None = None, since: float | None = None) -> list[dict[str, Any]]:
+        c = T.gateway_requests.c
+        q = select(*(getattr(c, n) for n in T.GATEWAY_REQUEST_COLUMNS)).order_by(c.id)
+        if key_id is not None:
+            q = q.where(c.key_id == key_id)
+        if since is not None:
+            q = q.where(c.created_at >= since)
+        with self.transaction(write=False) as tx:
+            return [dict(r._mapping) for r in tx.execute(q)]
+
+    def gateway_usage(self) -> dict[str, tuple[int, float]]:
+        """Per key id: (requests, cost in USD) from the request log."""
+        c = T.gateway_requests.c
+        q = select(c.key_id, func.count(), func.coalesce(func.sum(c.cost_usd), 0.0)).group_by(c.key_id)
+        with self.transaction(write=False) as tx:
+            return {k: (int(n), float(cost)) for k, n, cost in tx.execute(q) if k is not None}
 
 
 def _filters(c: Any, *, model: str | None, since: float | None, until: float | None) -> list[Any]:

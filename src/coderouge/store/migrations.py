@@ -156,6 +156,43 @@ def m005_read_indexes(c: Connection) -> None:
         ix.create(c)
 
 
+@migration
+def m006_gateway(c: Connection) -> None:
+    """The gateway: API keys (hashed, never the key itself) and one compact row per request (no text)."""
+    md = MetaData()
+    Table(
+        "gateway_keys", md,
+        Column("id", String(40), primary_key=True),
+        Column("name", Text, nullable=False),
+        Column("key_hash", String(64), nullable=False, unique=True),
+        Column("created_at", Float, nullable=False),
+        Column("revoked_at", Float),
+        Column("budget_usd", Float),
+        Column("spent_usd", Float, nullable=False, server_default="0"),
+        Column("rpm", Integer),
+        Column("tpm", Integer),
+        Column("eu_only", Integer, nullable=False, server_default="0"),
+        Column("routes_json", Text),  # the routes this key may use, as JSON; NULL: all
+    )
+    req = Table(
+        "gateway_requests", md,
+        Column("id", Integer, primary_key=True),
+        Column("created_at", Float, nullable=False),
+        Column("key_id", String(40)),
+        Column("route", Text, nullable=False),
+        Column("deployment", Text),
+        Column("status", Integer, nullable=False),
+        Column("input_tokens", Integer),
+        Column("output_tokens", Integer),
+        Column("cost_usd", Float),
+        Column("latency_s", Float),
+        Column("ttft_s", Float),
+        Column("error", Text),  # the kind of failure, never message text
+    )
+    Index("gateway_requests_key_time", req.c.key_id, req.c.created_at)
+    md.create_all(c)
+
+
 def applied(c: Connection) -> list[str]:
     return [r[0] for r in c.execute(select(ledger.c.name))]
 

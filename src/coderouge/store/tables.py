@@ -22,4 +22,11 @@ BATTLE_COLUMNS = ("id", "created_at", "source", "judge", "prompt_set", "prompt_i
                   "shown_at", "plan_key")
 battles = table("battles", *(column(c) for c in BATTLE_COLUMNS))
 
-KNOWN = ("calls", "loglik", "eval_runs", "eval_items", "battles", "coderouge_migrations")
+GATEWAY_KEY_COLUMNS = ("id", "name", "key_hash", "created_at", "revoked_at", "budget_usd", "spent_usd", "rpm", "tpm",
+                       "eu_only", "routes_json")
+gateway_keys = table("gateway_keys", *(column(c) for c in GATEWAY_KEY_COLUMNS))
+
+GATEWAY_REQUEST_COLUMNS = ("id", "created_at", "key_id", "route", "deployment", "status", "input_tokens",
+                           "output_tokens", "cost_usd", "latency_s", "ttft_s", "error")
+gateway_requests = table("gateway_requests", *(column(c) for c in GATEWAY_REQUEST_COLUMNS))
+

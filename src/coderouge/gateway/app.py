@@ -1,0 +1,527 @@
+"""The gateway's HTTP side: OpenAI's chat completions API in front of any coderouge model.
+
+    POST /v1/chat/completions   streamed (SSE) or not; the `model` is a route of the configuration
+    GET  /v1/models             the route names
+    GET  /healthz               liveness (no key)
+    GET  /metrics               Prometheus text format (no key)
+
+Every model call goes through `calls.Calls` (its retries with Retry-After, timeouts and limits per
+connection). Around it: the key and its budget and rates, personal data redacted before anything
+leaves (and put back into the answer), the deployments tried in the route's order while their
+circuit is closed, failover only before the first byte has gone to the client, and one compact
+row per request in the store. Once a stream has started, an upstream failure ends it with an error
+event and no `[DONE]`, so an OpenAI SDK raises instead of taking a cut answer for a whole one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import time
+import uuid
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request as HTTPRequest
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route as HTTPRoute
+
+from ..calls import Calls, Result, RunConfig
+from ..errors import ProviderError
+from ..providers import Provider, get_provider, pricing
+from ..store import Store
+from ..types import ImagePart, Message, Request, TextPart, Usage
+from . import keys as K
+from .config import Deployment, GatewayConfig, Route
+from .metrics import Metrics
+from .redaction import Redactor
+from .routing import CircuitBreaker, Latencies, Measured, allowed, order
+
+FINISH = {"stop": "stop", "max_tokens": "length", "length": "length", "content_filter": "content_filter",
+          "end_turn": "stop", "stop_sequence": "stop"}
+# accepted and passed on as coderouge request fields
+PASSED = {"model", "messages", "stream", "stream_options", "temperature", "top_p", "max_tokens",
+          "max_completion_tokens", "stop", "seed", "user", "n"}
+# OpenAI parameters no deployment can honour through coderouge yet: refused, naming the parameter
+REFUSED = {"tools", "tool_choice", "functions", "function_call", "response_format", "logprobs", "top_logprobs",
+           "logit_bias", "parallel_tool_calls", "audio", "modalities", "prediction"}
+
+
+class APIError(Exception):
+    """An error answered in OpenAI's shape: {"error": {"message", "type", "param", "code"}}."""
+
+    def __init__(self, status: int, message: str, *, type_: str = "invalid_request_error", param: str | None = None,
+                 code: str | None = None, headers: Mapping[str, str] | None = None):
+        super().__init__(message)
+        self.status, self.message, self.type, self.param, self.code = status, message, type_, param, code
+        self.headers = dict(headers or {})
+
+    def response(self) -> JSONResponse:
+        return JSONResponse({"error": {"message": self.message, "type": self.type, "param": self.param,
+                                       "code": self.code}}, status_code=self.status, headers=self.headers)
+
+
+@dataclass
+class _Parsed:
+    route: Route
+    request: Request  # with the route's name as model, redacted
+    stream: bool
+    include_usage: bool
+    has_images: bool
+    redactor: Redactor | None  # this request's placeholders (each request has its own)
+
+
+class Gateway:
+    def __init__(self, config: GatewayConfig, store: Store | None, *, require_keys: bool = True,
+                 providers: Mapping[str, Provider] | None = None, seed: int | None = None):
+        self.config, self.store, self.require_keys = config, store, require_keys
+        given = dict(providers or {})
+        self.providers: dict[str, Provider] = {}
+        for route in config.routes.values():
+            for d in route.deployments:
+                if d.name not in self.providers:
+                    self.providers[d.name] = given.get(d.name) or get_provider(d.model, base_url=d.base_url)
+        # the call path; it records nothing itself: the gateway's log is one compact row per request
+        self.calls = Calls(None, RunConfig(timeout_s=config.limits.timeout_s, max_retries=config.limits.retries,
+                                           progress=False, use_cache=False, backoff_max_s=5.0),
+                           providers=dict(self.providers))
+        self.breakers = {name: CircuitBreaker(config.breaker) for name in self.providers}
+        self.latencies = Latencies()
+        self.rng = random.Random(seed)
+        self.rates = K.RateWindow()
+        self.metrics = Metrics()
+
+    # --- the request ---------------------------------------------------------------------------
+    def _auth(self, request: HTTPRequest) -> K.Key | None:
+        if not self.require_keys:
+            return None
+        h = request.headers.get("authorization", "")
+        presented = h[7:].strip() if h.lower().startswith("bearer ") else ""
+        if not presented:
+            raise APIError(401, "missing API key: send Authorization: Bearer <key> (coderouge keys create)",
+                           type_="authentication_error", code="invalid_api_key")
+        assert self.store is not None
+        key = K.find_key(self.store, presented)
+        if key is None:
+            raise APIError(401, "invalid or revoked API key", type_="authentication_error", code="invalid_api_key")
+        return key
+
+    async def _body(self, request: HTTPRequest) -> dict[str, Any]:
+        limit = self.config.limits.max_body_bytes
+        declared = request.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > limit:
+            raise APIError(413, f"the request body is over {limit} bytes", code="request_too_large")
+        body = b""
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > limit:
+                raise APIError(413, f"the request body is over {limit} bytes", code="request_too_large")
+        try:
+            data = json.loads(body)
+        except ValueError as e:
+            raise APIError(400, f"the body is not valid JSON: {e}") from None
+        if not isinstance(data, dict):
+            raise APIError(400, "the body must be a JSON object")
+        return data
+
+    def _parse(self, data: dict[str, Any], key: K.Key | None) -> _Parsed:
+        for p in data:
+            if p in REFUSED and data[p] not in (None, [], {}):
+                raise APIError(400, f"'{p}' is not supported by this gateway's deployments yet", param=p,
+                               code="unsupported_parameter")
+            if p not in PASSED and p not in REFUSED and p not in ("frequency_penalty", "presence_penalty", "metadata",
+                                                                  "store", "service_tier", "reasoning_effort"):
+                raise APIError(400, f"unknown parameter '{p}'", param=p, code="unknown_parameter")
+        for p in ("frequency_penalty", "presence_penalty"):
+            if data.get(p) not in (None, 0, 0.0):
+                raise APIError(400, f"'{p}' is not supported by this gateway's deployments yet", param=p,
+                               code="unsupported_parameter")
+        model = data.get("model")
+        if not isinstance(model, str) or not model:
+            raise APIError(400, "'model' is required: one of the routes (GET /v1/models)", param="model")
+        route = self.config.routes.get(model)
+        if route is None:
+            raise APIError(404, f"the model '{model}' does not exist: routes are {', '.join(self.config.routes)}",
+                           param="model", code="model_not_found")
+        if key is not None and key.routes is not None and model not in key.routes:
+            raise APIError(403, f"this key may not use the route '{model}'", param="model", code="route_not_allowed",
+                           type_="permission_error")
+        if data.get("n") not in (None, 1):
+            raise APIError(400, "'n' must be 1 here", param="n")
+        msgs = data.get("messages")
+        if not isinstance(msgs, list) or not msgs:
+            raise APIError(400, "'messages' is required: a non-empty list of {role, content}", param="messages")
+        redactor = Redactor() if self.config.redaction.enabled else None
+        messages = tuple(_message(m, i, redactor) for i, m in enumerate(msgs))
+        params: dict[str, Any] = {}
+        if data.get("temperature") is not None:
+            params["temperature"] = _number(data, "temperature", 0.0, 2.0)
+        if data.get("top_p") is not None:
+            params["top_p"] = _number(data, "top_p", 0.0, 1.0)
+        mt = data.get("max_completion_tokens", data.get("max_tokens"))
+        if mt is not None:
+            name = "max_completion_tokens" if "max_completion_tokens" in data else "max_tokens"
+            if not isinstance(mt, int) or isinstance(mt, bool) or mt < 1:
+                raise APIError(400, f"'{name}' must be a whole number of at least 1", param=name)
+            params["max_tokens"] = mt
+        stop = data.get("stop")
+        if stop is not None:
+            stops = [stop] if isinstance(stop, str) else stop
+            if not isinstance(stops, list) or not all(isinstance(s, str) for s in stops) or len(stops) > 4:
+                raise APIError(400, "'stop' must be a string or a list of up to 4 strings", param="stop")
+            params["stop"] = tuple(stops)
+        if data.get("seed") is not None:
+            if not isinstance(data["seed"], int) or isinstance(data["seed"], bool):
+                raise APIError(400, "'seed' must be a whole number", param="seed")
+            params["seed"] = data["seed"]
+        stream = data.get("stream", False)
+        if not isinstance(stream, bool):
+            raise APIError(400, "'stream' must be true or false", param="stream")
+        so = data.get("stream_options") or {}
+        if not isinstance(so, dict):
+            raise APIError(400, "'stream_options' must be an object", param="stream_options")
+        req = Request(model, messages, **params)
+        return _Parsed(route, req, stream, bool(so.get("include_usage")), any(m.images for m in messages), redactor)
+
+    def _deployments(self, parsed: _Parsed, key: K.Key | None) -> list[Deployment]:
+        deps = order(parsed.route, rng=self.rng, latencies=self.latencies, measured=self._measured(parsed.route))
+        if key is not None and key.eu_only:
+            deps = allowed(deps, eu_only=True)
+            if not deps:
+                raise APIError(403, f"this key may only be served in the EU, and route '{parsed.route.name}' has no "
+                                    "deployment marked eu", code="no_eu_deployment", type_="permission_error")
+        if key is not None and key.budget_usd is not None:
+            # a deployment with no known price could not count against the budget: never served as if free
+            deps = [d for d in deps if self._cost(d, Usage(1, 1)) is not None]
+            if not deps:
+                raise APIError(403, f"no deployment of route '{parsed.route.name}' has a known price, so this key's "
+                                    "budget could not count its cost", code="unpriced_route", type_="permission_error")
+        if parsed.has_images:
+            deps = [d for d in deps if self.providers[d.name].supports_images]
+            if not deps:
+                raise APIError(400, f"no deployment of route '{parsed.route.name}' accepts images",
+                               param="messages", code="unsupported_parameter")
+        return deps
+
+    def _measured(self, route: Route) -> dict[str, Measured] | None:
+        if route.strategy != "cheapest" or route.quality is None:
+            return None
+        return measured_quality(self.store, route)
+
+    # --- the endpoint ----------------------------------------------------------------------------
+    async def chat(self, request: HTTPRequest) -> Response:
+        t0 = time.perf_counter()
+        route_name, key = "-", None
+        try:
+            key = self._auth(request)
+            data = await self._body(request)
+            parsed = self._parse(data, key)
+            route_name = parsed.route.name
+            redactor = parsed.redactor
+            if key is not None:
+                self._check_budget_and_rate(key)
+            deps = self._deployments(parsed, key)
+        except APIError as e:
+            self._log(key, route_name, None, e.status, None, time.perf_counter() - t0, None, e.code or e.type)
+            return e.response()
+        if parsed.stream:
+            return await self._stream(parsed, deps, key, redactor, t0)
+        return await self._complete(parsed, deps, key, redactor, t0)
+
+    def _check_budget_and_rate(self, key: K.Key) -> None:
+        assert self.store is not None
+        fresh = K.get_key(self.store, key.id)
+        if fresh.budget_usd is not None and fresh.spent_usd >= fresh.budget_usd:
+            raise APIError(429, f"this key's budget of {fresh.budget_usd:g} USD is spent", type_="insufficient_quota",
+                           code="budget_exceeded", headers={"Retry-After": "3600"})
+        wait = self.rates.wait(key, time.monotonic(), 0)
+        if wait:
+            raise APIError(429, "this key's rate limit is reached", type_="rate_limit_error", code="rate_limit_exceeded",
+                           headers={"Retry-After": str(max(1, round(wait + 0.5)))})
+
+    def _attempt_request(self, parsed: _Parsed, d: Deployment) -> Request:
+        r = parsed.request
+        return Request(d.name, r.messages, max_tokens=r.max_tokens, temperature=r.temperature, top_p=r.top_p,
+                       stop=r.stop, seed=r.seed)
+
+    async def _complete(self, parsed: _Parsed, deps: list[Deployment], key: K.Key | None, redactor: Redactor | None,
+                        t0: float) -> Response:
+        last: ProviderError | None = None
+        for d in deps:
+            br = self.breakers[d.name]
+            if not br.allow():
+                continue
+            up0 = time.perf_counter()
+            result = await self.calls.call(self._attempt_request(parsed, d))
+            upstream = time.perf_counter() - up0
+            if result.error is not None:
+                br.failure()
+                last = result.error
+                self.metrics.failure(parsed.route.name, d.name, result.error.kind)
+                continue
+            br.success()
+            c = result.completion
+            assert c is not None
+            text = redactor.restore(c.text) if (redactor and self.config.redaction.restore) else c.text
+            if c.ttft_s is not None:
+                self.latencies.add(d.name, c.ttft_s)
+            cost = self._cost(d, c.usage)
+            total = time.perf_counter() - t0
+            self._log(key, parsed.route.name, d.name, 200, c.usage, total, c.ttft_s, None, cost)
+            self.metrics.success(parsed.route.name, d.name, total, c.ttft_s, c.usage, cost)
+            body = {"id": f"chatcmpl-{uuid.uuid4().hex}", "object": "chat.completion", "created": int(time.time()),
+                    "model": parsed.route.name,
+                    "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
+                                 "finish_reason": FINISH.get(c.stop_reason or "stop", "stop")}],
+                    "usage": _usage(c.usage)}
+            return JSONResponse(body, headers=self._headers(d, total - upstream))
+        return self._all_failed(parsed, key, last, t0)
+
+    def _all_failed(self, parsed: _Parsed, key: K.Key | None, last: ProviderError | None, t0: float) -> Response:
+        if last is None:
+            e = APIError(503, f"every deployment of route '{parsed.route.name}' is unavailable (circuit open)",
+                         type_="server_error", code="no_healthy_deployment", headers={"Retry-After": "5"})
+        else:
+            status = 429 if last.status == 429 else 502
+            e = APIError(status, f"every deployment of route '{parsed.route.name}' failed; the last: {last.kind}"
+                         + (f" (HTTP {last.status})" if last.status else ""), type_="server_error",
+                         code="upstream_failed", headers={"Retry-After": "5"} if status == 429 else None)
+        self._log(key, parsed.route.name, None, e.status, None, time.perf_counter() - t0, None, e.code)
+        self.metrics.request(parsed.route.name, "-", e.status, time.perf_counter() - t0)
+        return e.response()
+
+    async def _stream(self, parsed: _Parsed, deps: list[Deployment], key: K.Key | None, redactor: Redactor | None,
+                      t0: float) -> Response:
+        last: ProviderError | None = None
+        for d in deps:
+            br = self.breakers[d.name]
+            if not br.allow():
+                continue
+            q: asyncio.Queue[str] = asyncio.Queue()
+            up0 = time.perf_counter()
+            task = asyncio.create_task(self.calls.call(self._attempt_request(parsed, d), on_text=q.put_nowait))
+            first = asyncio.create_task(q.get())
+            done, _ = await asyncio.wait({task, first}, return_when=asyncio.FIRST_COMPLETED)
+            if first not in done:  # ended before a single piece of text: fail over, or answer an empty text
+                first.cancel()
+                result = task.result()
+                if result.error is not None:
+                    br.failure()
+                    last = result.error
+                    self.metrics.failure(parsed.route.name, d.name, result.error.kind)
+                    continue
+                head = None
+            else:
+                head = first.result()
+            overhead = (time.perf_counter() - t0) - (time.perf_counter() - up0)
+            return StreamingResponse(self._sse(parsed, d, key, redactor, t0, head, q, task, br),
+                                     media_type="text/event-stream", headers=self._headers(d, overhead))
+        return self._all_failed(parsed, key, last, t0)
+
+    async def _sse(self, parsed: _Parsed, d: Deployment, key: K.Key | None, redactor: Redactor | None, t0: float,
+                   head: str | None, q: asyncio.Queue[str], task: asyncio.Task[Result],
+                   br: CircuitBreaker) -> AsyncIterator[str]:
+        cid, created, route = f"chatcmpl-{uuid.uuid4().hex}", int(time.time()), parsed.route.name
+        restorer = redactor.restorer() if (redactor and self.config.redaction.restore) else None
+
+        def chunk(delta: dict[str, Any], finish: str | None = None, usage: Usage | None = None) -> str:
+            body: dict[str, Any] = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": route,
+                                    "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+            if usage is not None:
+                body["choices"], body["usage"] = [], _usage(usage)
+            return f"data: {json.dumps(body, ensure_ascii=False)}\n\n"
+
+        def out(text: str) -> str | None:
+            t = restorer.feed(text) if restorer else text
+            return chunk({"content": t}) if t else None
+
+        ttft = time.perf_counter() - t0 if head is not None else None
+        yield chunk({"role": "assistant", "content": ""})
+        try:
+            if head is not None:
+                s = out(head)
+                if s:
+                    yield s
+            while True:
+                getter = asyncio.create_task(q.get())
+                done, _ = await asyncio.wait({getter, task}, return_when=asyncio.FIRST_COMPLETED)
+                if getter in done:
+                    s = out(getter.result())
+                    if s:
+                        yield s
+                    continue
+                getter.cancel()
+                while not q.empty():
+                    s = out(q.get_nowait())
+                    if s:
+                        yield s
+                break
+            result = task.result()
+        except asyncio.CancelledError:  # the client went away
+            task.cancel()
+            raise
+        if restorer:
+            rest = restorer.flush()
+            if rest:
+                yield chunk({"content": rest})
+        total = time.perf_counter() - t0
+        if result.error is not None:
+            br.failure()
+            e = result.error
+            self.metrics.failure(route, d.name, e.kind)
+            self._log(key, route, d.name, 502, None, total, ttft, f"stream_{e.kind}")
+            err = {"error": {"message": f"the upstream failed mid-stream: {e.kind}"
+                             + (f" (HTTP {e.status})" if e.status else ""), "type": "server_error", "param": None,
+                             "code": "upstream_stream_failed"}}
+            yield f"data: {json.dumps(err)}\n\n"
+            return  # no [DONE]: the answer is not whole, and the client must know it
+        br.success()
+        c = result.completion
+        assert c is not None
+        if c.ttft_s is not None:
+            self.latencies.add(d.name, c.ttft_s)
+        cost = self._cost(d, c.usage)
+        self._log(key, route, d.name, 200, c.usage, total, ttft, None, cost)
+        self.metrics.success(route, d.name, total, ttft, c.usage, cost)
+        yield chunk({}, FINISH.get(c.stop_reason or "stop", "stop"))
+        if parsed.include_usage:
+            yield chunk({}, usage=c.usage)
+        yield "data: [DONE]\n\n"
+
+    # --- bookkeeping ---------------------------------------------------------------------------
+    def _cost(self, d: Deployment, usage: Usage) -> float | None:
+        p = self.providers[d.name]
+        return pricing.cost(p.provider, p.model, usage)
+
+    def _headers(self, d: Deployment, overhead_s: float) -> dict[str, str]:
+        return {"x-coderouge-deployment": d.name, "x-coderouge-overhead-ms": f"{max(0.0, overhead_s) * 1000:.2f}"}
+
+    def _log(self, key: K.Key | None, route: str, deployment: str | None, status: int, usage: Usage | None,
+             latency_s: float, ttft_s: float | None, error: str | None, cost: float | None = None) -> None:
+        if self.store is None:
+            return
+        self.store.log_gateway_request({
+            "created_at": time.time(), "key_id": key.id if key else None, "route": route, "deployment": deployment,
+            "status": status, "input_tokens": usage.input_tokens if usage else None,
+            "output_tokens": usage.output_tokens if usage else None, "cost_usd": cost, "latency_s": latency_s,
+            "ttft_s": ttft_s, "error": error}, spend=cost)
+        if key is not None and usage is not None:
+            self.rates.add_tokens(key, usage.input_tokens + usage.output_tokens)
+
+    async def models(self, request: HTTPRequest) -> Response:
+        try:
+            self._auth(request)
+        except APIError as e:
+            return e.response()
+        created = int(time.time())
+        return JSONResponse({"object": "list", "data": [
+            {"id": name, "object": "model", "created": created, "owned_by": "coderouge"} for name in self.config.routes]})
+
+    async def healthz(self, request: HTTPRequest) -> Response:
+        return JSONResponse({"status": "ok", "routes": len(self.config.routes),
+                             "open_circuits": sorted(n for n, b in self.breakers.items() if b.state == "open")})
+
+    async def metrics_endpoint(self, request: HTTPRequest) -> Response:
+        body, ctype = self.metrics.render()
+        return Response(body, media_type=ctype)
+
+    async def aclose(self) -> None:
+        await self.calls.aclose()
+
+
+def _number(data: dict[str, Any], name: str, lo: float, hi: float) -> float:
+    v = data[name]
+    if not isinstance(v, (int, float)) or isinstance(v, bool) or not lo <= v <= hi:
+        raise APIError(400, f"'{name}' must be a number from {lo:g} to {hi:g}", param=name)
+    return float(v)
+
+
+def _message(m: Any, i: int, redactor: Redactor | None) -> Message:
+    where = f"messages[{i}]"
+    if not isinstance(m, dict):
+        raise APIError(400, f"{where} must be an object with role and content", param=where)
+    role = m.get("role")
+    if role == "developer":
+        role = "system"
+    if role not in ("system", "user", "assistant"):
+        raise APIError(400, f"{where}.role must be system, user or assistant (got {role!r})", param=f"{where}.role")
+    content = m.get("content")
+    red = redactor.redact if redactor else (lambda t: t)
+    if isinstance(content, str):
+        return Message(role, red(content))
+    if not isinstance(content, list) or not content:
+        raise APIError(400, f"{where}.content must be a string or a list of parts", param=f"{where}.content")
+    parts: list[TextPart | ImagePart] = []
+    for j, p in enumerate(content):
+        pw = f"{where}.content[{j}]"
+        kind = p.get("type") if isinstance(p, dict) else None
+        if kind == "text" and isinstance(p.get("text"), str):
+            parts.append(TextPart(red(p["text"])))
+        elif kind == "image_url" and isinstance(p.get("image_url"), dict) and isinstance(p["image_url"].get("url"), str):
+            url = p["image_url"]["url"]
+            if url.startswith("data:") and ";base64," in url:
+                head, data = url[5:].split(";base64,", 1)
+                parts.append(ImagePart(data_b64=data, media_type=head or "image/png"))
+            else:
+                parts.append(ImagePart(url=url))
+        else:
+            raise APIError(400, f"{pw} must be a text or image_url part", param=pw)
+    return Message(role, tuple(parts))
+
+
+def _usage(u: Usage) -> dict[str, int]:
+    return {"prompt_tokens": u.input_tokens, "completion_tokens": u.output_tokens,
+            "total_tokens": u.input_tokens + u.output_tokens}
+
+
+def measured_quality(store: Store | None, route: Route) -> dict[str, Measured]:
+    """For `cheapest`: each deployment's latest score on the route's quality task (from `coderouge eval`
+    results in the store) and its price."""
+    assert route.quality is not None
+    out: dict[str, Measured] = {}
+    for d in route.deployments:
+        score = None
+        if store is not None:
+            runs = store.eval_runs(model=d.model, task=route.quality.task)
+            if runs:
+                score = runs[0].result.get("value")
+        provider, _, model = d.model.partition("/")
+        out[d.name] = Measured(score, pricing.cost(provider, model, Usage(1000, 1000)))
+    return out
+
+
+def create_app(config: GatewayConfig, store: Store | None, *, require_keys: bool = True,
+               providers: Mapping[str, Provider] | None = None, seed: int | None = None) -> Starlette:
+    gw = Gateway(config, store, require_keys=require_keys, providers=providers, seed=seed)
+
+    async def lifespan(app: Starlette):  # type: ignore[no-untyped-def]
+        yield
+        await gw.aclose()
+
+    import contextlib
+
+    app = Starlette(routes=[
+        HTTPRoute("/v1/chat/completions", gw.chat, methods=["POST"]),
+        HTTPRoute("/v1/models", gw.models, methods=["GET"]),
+        HTTPRoute("/healthz", gw.healthz, methods=["GET"]),
+        HTTPRoute("/metrics", gw.metrics_endpoint, methods=["GET"]),
+    ], lifespan=contextlib.asynccontextmanager(lifespan))
+    app.state.gateway = gw
+    return app
+
+
+def check_prices(config: GatewayConfig) -> list[str]:
+    """Deployments with no known price: their cost could not count against a key's budget."""
+    out = []
+    for route in config.routes.values():
+        for d in route.deployments:
+            provider, _, model = d.model.partition("/")
+            if pricing.cost(provider, model, Usage(1000, 1000)) is None:
+                out.append(f"{route.name}: {d.name}")
+    return out
+
+
+__all__ = ["APIError", "Gateway", "check_prices", "create_app", "measured_quality"]

@@ -1,0 +1,306 @@
+"""The gateway end to end: the official openai SDK (sync, async, streaming) as the client, the gateway
+on 127.0.0.1, and loopback upstreams that speak OpenAI's wire format and inject faults (429 storms
+with Retry-After, 500s, a cut stream, a stall, a malformed chunk, a server that is down)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import openai
+import pytest
+import uvicorn
+from vendor_servers import OpenAIServer
+
+from coderouge.errors import TaskFileError
+from coderouge.gateway import keys as K
+from coderouge.gateway.app import create_app
+from coderouge.gateway.config import parse_config
+from coderouge.store import Store
+
+
+@contextlib.contextmanager
+def serving(app) -> Iterator[str]:
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning",
+                                           timeout_graceful_shutdown=1))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not server.started:
+            assert thread.is_alive() and time.monotonic() < deadline, "the gateway did not start"
+            time.sleep(0.01)
+        yield f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        assert not thread.is_alive(), "the gateway did not stop"
+
+
+def config_text(a: str, b: str, *, strategy="failover", timeout_s=2, retries=1, failures=2, cooldown_s=30,
+                model_a="openai/m-a", model_b="openai/m-b", eu_b=False, extra="") -> str:
+    return f"""
+routes:
+  chat:
+    strategy: {strategy}
+    deployments:
+      - model: {model_a}
+        base_url: {a}
+      - model: {model_b}
+        base_url: {b}
+        eu: {str(eu_b).lower()}
+redaction: {{enabled: true, restore: true}}
+limits: {{max_body_bytes: 20000, timeout_s: {timeout_s}, retries: {retries}}}
+breaker: {{failures: {failures}, cooldown_s: {cooldown_s}}}
+allow_private_base_urls: true
+{extra}"""
+
+
+@pytest.fixture()
+def ups():
+    a, b = OpenAIServer(), OpenAIServer()
+    with a, b:
+        yield a, b
+
+
+@pytest.fixture()
+def gw(ups, any_store):
+    """(base URL, key, the two upstreams, the store) for a failover route over the two upstreams."""
+    a, b = ups
+    cfg = parse_config(config_text(a.base_url, b.base_url))
+    _, key = K.create_key(any_store, "tests")
+    with serving(create_app(cfg, any_store)) as url:
+        yield url, key, a, b, any_store
+
+
+@dataclass
+class Reply:
+    status_code: int
+    text: str
+
+    def json(self):
+        return json.loads(self.text)
+
+
+def raw(method: str, url: str, *, content: bytes | None = None, json_body=None, headers=None) -> Reply:
+    data = json.dumps(json_body).encode() if json_body is not None else content
+    req = urllib.request.Request(url, data=data, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(req, timeout=20) as r:
+            return Reply(r.status, r.read().decode())
+    except urllib.error.HTTPError as e:
+        return Reply(e.code, e.read().decode())
+
+
+def client(url: str, key: str, **kw) -> openai.OpenAI:
+    return openai.OpenAI(base_url=url + "/v1", api_key=key, max_retries=0, timeout=20, **kw)
+
+
+def ask(c, text="Say hello", **kw):
+    return c.chat.completions.create(model="chat", messages=[{"role": "user", "content": text}], **kw)
+
+
+def test_a_completion_through_the_sdk_with_its_headers(gw):
+    url, key, a, b, store = gw
+    raw = client(url, key).chat.completions.with_raw_response.create(
+        model="chat", messages=[{"role": "user", "content": "Say hello"}], temperature=0.2, max_tokens=50, seed=7,
+        stop=["\n\n"])
+    r = raw.parse()
+    assert r.choices[0].message.content == "Hello world" and r.choices[0].finish_reason == "stop"
+    assert r.usage.prompt_tokens == 1000 and r.model == "chat"
+    assert raw.headers["x-coderouge-deployment"] == f"openai/m-a@{a.base_url}"
+    assert float(raw.headers["x-coderouge-overhead-ms"]) >= 0
+    sent = a.last.body
+    assert sent["model"] == "m-a" and sent["temperature"] == 0.2 and sent["max_tokens"] == 50 and sent["seed"] == 7
+    assert b.requests == []
+
+
+def test_streaming_chunk_by_chunk_with_usage(gw):
+    url, key, a, _, _ = gw
+    a.push(("ok", "One two three four"))
+    chunks = list(ask(client(url, key), stream=True, stream_options={"include_usage": True}))
+    texts = [c.choices[0].delta.content for c in chunks if c.choices and c.choices[0].delta.content]
+    assert "".join(texts) == "One two three four" and len(texts) >= 4
+    assert chunks[-1].usage.completion_tokens == 500
+    assert [c.choices[0].finish_reason for c in chunks if c.choices][-1] == "stop"
+
+
+def test_the_async_client(gw):
+    url, key, _, _, _ = gw
+
+    async def main():
+        c = openai.AsyncOpenAI(base_url=url + "/v1", api_key=key, max_retries=0, timeout=20)
+        try:
+            rs = await asyncio.gather(*(c.chat.completions.create(
+                model="chat", messages=[{"role": "user", "content": f"hi {i}"}]) for i in range(5)))
+            return [r.choices[0].message.content for r in rs]
+        finally:
+            await c.close()
+
+    assert asyncio.run(main()) == ["Hello world"] * 5
+
+
+def test_failover_before_the_first_byte(gw):
+    url, key, a, b, _ = gw
+    a.push(("status", 500), ("status", 500))  # retries: 1 → two attempts, both fail
+    b.push(("ok", "from b"))
+    raw = client(url, key).chat.completions.with_raw_response.create(model="chat", messages=[{"role": "user", "content": "x"}])
+    assert raw.parse().choices[0].message.content == "from b"
+    assert raw.headers["x-coderouge-deployment"].startswith("openai/m-b@")
+    assert len(a.requests) == 2 and len(b.requests) == 1
+
+
+def test_a_429_storm_is_retried_honouring_retry_after(ups, any_store):
+    a, b = ups
+    cfg = parse_config(config_text(a.base_url, b.base_url, retries=2))
+    _, key = K.create_key(any_store, "t")
+    a.push(("status", 429, {"retry-after": "0.3"}), ("status", 429, {"retry-after": "0.3"}), ("ok", "patience"))
+    with serving(create_app(cfg, any_store)) as url:
+        t0 = time.monotonic()
+        r = ask(client(url, key))
+        waited = time.monotonic() - t0
+    assert r.choices[0].message.content == "patience" and len(a.requests) == 3 and b.requests == []
+    assert waited >= 0.6  # both Retry-After pauses were honoured (a lower bound, not a timing threshold)
+
+
+@pytest.mark.parametrize("fault", [("cut",), ("malformed", "Hello big wide world"), ("stall", "Hello big wide world", 4.0),
+                                   ("error_event", "server_error", "boom")])
+def test_a_broken_stream_is_always_an_error_for_the_client(gw, fault):
+    url, key, a, b, store = gw
+    a.push(fault if fault[0] != "cut" else ("cut", "Hello big wide world and more words"))
+    got = []
+    with pytest.raises(openai.APIError):
+        for c in ask(client(url, key), stream=True):
+            if c.choices and c.choices[0].delta.content:
+                got.append(c.choices[0].delta.content)
+    assert got, "text had reached the client before the failure: no failover is allowed after the first byte"
+    assert b.requests == []
+    rows = store.gateway_requests()
+    assert rows[-1]["status"] == 502 and rows[-1]["error"].startswith("stream_")
+
+
+def test_an_upstream_that_is_down_fails_over_and_the_breaker_stops_asking_it(any_store):
+    dead = OpenAIServer().start()
+    dead_url = dead.base_url
+    dead.stop()  # its port now refuses connections
+    with OpenAIServer() as a, OpenAIServer() as b:
+        cfg = parse_config(config_text(a.base_url, b.base_url, failures=2, retries=0))
+        _, key = K.create_key(any_store, "t")
+        with serving(create_app(cfg, any_store)) as url:
+            c = client(url, key)
+            for _ in range(2):
+                a.push(("status", 500))
+            answers = [ask(c).choices[0].message.content for _ in range(6)]
+            health = json.loads(urllib.request.urlopen(f"{url}/healthz", timeout=5).read())
+        assert answers == ["Hello world"] * 6  # no request lost while a healthy deployment remains
+        assert len(a.requests) == 2  # opened after 2 consecutive failures: not asked again
+        assert len(b.requests) == 6
+        assert health["open_circuits"] == [f"openai/m-a@{a.base_url}"]
+    cfg = parse_config(config_text(dead_url, dead_url.replace("/v1", "/x/v1"), retries=0))
+    with serving(create_app(cfg, any_store)) as url:
+        with pytest.raises(openai.APIStatusError) as e:
+            ask(client(url, key))
+        assert e.value.status_code == 502
+
+
+def test_errors_in_openai_shape_and_the_gateway_keeps_serving(gw):
+    url, key, a, _, _ = gw
+    with pytest.raises(openai.AuthenticationError):
+        ask(client(url, "crk-wrong-key"))
+    r = raw("POST", f"{url}/v1/chat/completions", json_body={"model": "chat", "messages": [{"role": "user", "content": "x"}]},
+            headers={"Content-Type": "application/json"})  # no key at all
+    assert r.status_code == 401 and r.json()["error"]["type"] == "authentication_error"
+    with pytest.raises(openai.NotFoundError) as e:
+        client(url, key).chat.completions.create(model="nope", messages=[{"role": "user", "content": "x"}])
+    assert e.value.body["param"] == "model"
+    with pytest.raises(openai.BadRequestError) as e:
+        ask(client(url, key), tools=[{"type": "function", "function": {"name": "f", "parameters": {}}}])
+    assert e.value.body["param"] == "tools"
+    h = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+    r = raw("POST", f"{url}/v1/chat/completions", content=b"{not json", headers=h)
+    assert r.status_code == 400 and set(r.json()["error"]) == {"message", "type", "param", "code"}
+    r = raw("POST", f"{url}/v1/chat/completions", json_body={"model": "chat"}, headers=h)
+    assert r.status_code == 400 and r.json()["error"]["param"] == "messages"
+    r = raw("POST", f"{url}/v1/chat/completions", json_body={"model": "chat", "temperature": "hot",
+                                                             "messages": [{"role": "user", "content": "x"}]}, headers=h)
+    assert r.status_code == 400 and r.json()["error"]["param"] == "temperature"
+    r = raw("POST", f"{url}/v1/chat/completions", content=b"x" * 30000, headers=h)
+    assert r.status_code == 413
+    assert ask(client(url, key)).choices[0].message.content == "Hello world"  # still serving
+
+
+def test_models_health_and_metrics(gw):
+    url, key, _, _, _ = gw
+    assert [m.id for m in client(url, key).models.list()] == ["chat"]
+    assert raw("GET", f"{url}/v1/models").status_code == 401
+    assert raw("GET", f"{url}/healthz").json()["status"] == "ok"  # no key needed
+    ask(client(url, key))
+    m = raw("GET", f"{url}/metrics").text  # no key needed
+    assert 'coderouge_gateway_requests_total{deployment="openai/m-a@' in m and 'route="chat"' in m
+    assert "coderouge_gateway_latency_seconds_bucket" in m and "coderouge_gateway_ttft_seconds_count" in m
+
+
+def test_request_log_has_no_text_and_keys_list_their_spending(gw):
+    url, key, a, _, store = gw
+    ask(client(url, key), text="My secret plan is purple elephants")
+    rows = store.gateway_requests()
+    assert rows and rows[-1]["status"] == 200 and rows[-1]["route"] == "chat" and rows[-1]["input_tokens"] == 1000
+    assert "purple" not in json.dumps(rows) and key not in json.dumps(rows)
+    (k,) = K.list_keys(store)
+    assert store.gateway_usage()[k.id][0] == len(rows)
+
+
+def test_budget_rpm_and_eu_only(ups, any_store):
+    a, b = ups
+    cfg = parse_config(config_text(a.base_url, b.base_url, model_a="openai/gpt-4o-mini", model_b="openai/gpt-4o",
+                                   eu_b=True))
+    _, budget_key = K.create_key(any_store, "budget", budget_usd=0.0001)
+    _, rpm_key = K.create_key(any_store, "rpm", rpm=2)
+    _, eu_key = K.create_key(any_store, "eu", eu_only=True)
+    with serving(create_app(cfg, any_store)) as url:
+        ask(client(url, budget_key))  # 1,000 + 500 tokens of gpt-4o-mini: more than 0.0001 USD
+        with pytest.raises(openai.RateLimitError) as e:
+            ask(client(url, budget_key))
+        assert e.value.body["code"] == "budget_exceeded"
+        ask(client(url, rpm_key)), ask(client(url, rpm_key))
+        with pytest.raises(openai.RateLimitError) as e:
+            ask(client(url, rpm_key))
+        assert int(e.value.response.headers["retry-after"]) >= 1
+        raw = client(url, eu_key).chat.completions.with_raw_response.create(
+            model="chat", messages=[{"role": "user", "content": "x"}])
+        assert raw.headers["x-coderouge-deployment"].startswith("openai/gpt-4o@")
+    spent = {k.name: k.spent_usd for k in K.list_keys(any_store)}
+    assert spent["budget"] > 0.0001
+
+
+def test_personal_data_is_redacted_before_it_leaves_and_restored_in_the_answer(gw):
+    url, key, a, _, store = gw
+    a.push(("ok", "I will write to <EMAIL_1> about <PHONE_1> today"))
+    r = ask(client(url, key), text="Contact jane.doe@example.com or +33 6 12 34 56 78 please")
+    sent = json.dumps(a.last.body)
+    assert "jane.doe@example.com" not in sent and "12 34 56 78" not in sent and "<EMAIL_1>" in sent
+    assert r.choices[0].message.content == "I will write to jane.doe@example.com about +33 6 12 34 56 78 today"
+    a.push(("ok", "Mail <EMAIL_1> now"))
+    chunks = ask(client(url, key), text="Reach jane.doe@example.com", stream=True)
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == "Mail jane.doe@example.com now"
+
+
+def test_config_errors_name_the_key_and_line(tmp_path):
+    with pytest.raises(TaskFileError, match=r"cfg.yaml:4: unknown key 'strategyy' in routes.chat"):
+        parse_config("routes:\n  chat:\n    deployments: [{model: openai/x}]\n    strategyy: failover\n", "cfg.yaml")
+    with pytest.raises(TaskFileError, match=r":3: .*strategy must be one of"):
+        parse_config("routes:\n  chat:\n    strategy: random\n    deployments: [{model: openai/x}]\n")
+    for host in ("127.0.0.1", "localhost", "[::1]", "10.0.0.5", "169.254.169.254"):
+        text = f"routes:\n  chat:\n    deployments:\n      - model: openai/x\n        base_url: http://{host}:8080/v1\n"
+        with pytest.raises(TaskFileError, match=r":5: .*loopback, private or link-local"):
+            parse_config(text)
+        assert parse_config(text + "allow_private_base_urls: true\n").routes["chat"].deployments[0].base_url
+    with pytest.raises(TaskFileError, match="cheapest needs quality"):
+        parse_config("routes:\n  c:\n    strategy: cheapest\n    deployments: [{model: openai/x}]\n")
