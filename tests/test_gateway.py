@@ -304,3 +304,79 @@ def test_config_errors_name_the_key_and_line(tmp_path):
         assert parse_config(text + "allow_private_base_urls: true\n").routes["chat"].deployments[0].base_url
     with pytest.raises(TaskFileError, match="cheapest needs quality"):
         parse_config("routes:\n  c:\n    strategy: cheapest\n    deployments: [{model: openai/x}]\n")
+
+
+GATEWAY_PROCESS = """
+import sys, uvicorn
+from coderouge.gateway.app import create_app
+from coderouge.gateway.config import load_config
+from coderouge.store import Store
+uvicorn.run(create_app(load_config(sys.argv[2]), Store(sys.argv[3])), host="127.0.0.1", port=int(sys.argv[1]),
+            log_level="warning")
+"""
+
+
+def test_two_gateway_processes_share_keys_and_spending(tmp_path, pg_url):
+    """Two gateway processes on one PostgreSQL store: a key made once works on both, and together they do
+    not overspend its budget by more than the requests in flight."""
+    import socket
+    import subprocess
+    import sys
+    from concurrent.futures import ThreadPoolExecutor
+
+    store = Store(pg_url)
+    with OpenAIServer() as up:
+        cfg = tmp_path / "gw.yaml"
+        cfg.write_text(f"routes:\n  chat:\n    deployments:\n      - model: openai/gpt-4o-mini\n"
+                       f"        base_url: {up.base_url}\nallow_private_base_urls: true\n")
+        # one request: 1,000 input + 500 output tokens of gpt-4o-mini
+        from coderouge.providers import pricing
+        from coderouge.types import Usage
+
+        per_request = pricing.cost("openai", "gpt-4o-mini", Usage(1000, 500))
+        budget = per_request * 10
+        k, key = K.create_key(store, "shared", budget_usd=budget)
+        procs, urls = [], []
+        try:
+            for _ in range(2):
+                with socket.socket() as s:
+                    s.bind(("127.0.0.1", 0))
+                    port = s.getsockname()[1]
+                procs.append(subprocess.Popen([sys.executable, "-c", GATEWAY_PROCESS, str(port), str(cfg), pg_url]))
+                urls.append(f"http://127.0.0.1:{port}")
+            for u in urls:
+                deadline = time.monotonic() + 30
+                while not _up(u):
+                    assert time.monotonic() < deadline, "a gateway did not start"
+                    time.sleep(0.1)
+            in_flight = 4
+
+            def one(i: int) -> int:
+                try:
+                    ask(client(urls[i % 2], key))
+                    return 200
+                except openai.APIStatusError as e:
+                    return e.status_code
+
+            with ThreadPoolExecutor(in_flight) as pool:
+                statuses = list(pool.map(one, range(40)))
+        finally:
+            for p in procs:
+                p.terminate()
+            for p in procs:
+                p.wait(timeout=10)
+    ok = statuses.count(200)
+    assert statuses.count(429) == 40 - ok and ok >= 10
+    spent = K.get_key(store, k.id).spent_usd
+    assert spent == pytest.approx(ok * per_request)
+    assert spent <= budget + in_flight * per_request + 1e-12
+    assert len(store.gateway_requests(key_id=k.id)) == 40
+    store.close()
+
+
+def _up(url: str) -> bool:
+    try:
+        urllib.request.urlopen(url + "/healthz", timeout=1)
+        return True
+    except (urllib.error.URLError, OSError):
+        return False
