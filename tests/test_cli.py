@@ -126,11 +126,11 @@ def test_shots_and_chat_template_options(store_path, capsys):
     assert main(["eval", "fake/x?answer=A", "--task", "mmlu", "--limit", "3", "--shots", "2", "--json"]) == 0
     r = json.loads(capsys.readouterr().out)["results"][0]
     assert r["shots"] == 2 and "groups" in r
-    from coderouge.cli import _with_chat_template
+    from coderouge.cli.eval import with_chat_template
 
-    assert _with_chat_template("local/gemma-3-270m") == "local/gemma-3-270m?chat=1"
-    assert _with_chat_template("local/m.gguf?n_ctx=8192") == "local/m.gguf?n_ctx=8192&chat=1"
-    assert _with_chat_template("openai/gpt-4o-mini") == "openai/gpt-4o-mini"
+    assert with_chat_template("local/gemma-3-270m") == "local/gemma-3-270m?chat=1"
+    assert with_chat_template("local/m.gguf?n_ctx=8192") == "local/m.gguf?n_ctx=8192&chat=1"
+    assert with_chat_template("openai/gpt-4o-mini") == "openai/gpt-4o-mini"
     r3 = cli("eval", "fake/x", "--task", "business", "--shots", "3")
     assert r3.returncode == 2 and "no few-shot examples" in r3.stderr
 
@@ -149,3 +149,22 @@ def test_mt_bench_and_ifeval_from_the_command_line(store_path, capsys):
                          (["eval", "fake/x", "--task", "mt_bench", "--task", "business", "--judge", "fake/j"], "on its own")):
         r = cli(*args)
         assert r.returncode == 2 and needle in r.stderr
+
+
+def test_demo_prints_the_table_and_writes_the_report(tmp_path, store_path, capsys):
+    report = tmp_path / "out" / "demo.html"
+    assert main(["demo", "--models", "fake/echo", "fake/x?answer=B", "--limit", "10", "--business-limit", "3",
+                 "--report", str(report)]) == 0
+    out = capsys.readouterr().out
+    assert "models: fake/echo, fake/x?answer=B" in out
+    assert "business : 3 realistic tasks" in out and "arc_easy : a seeded sample of 10 ARC-Easy" in out
+    rows = [line.split()[:2] for line in out.splitlines() if line.startswith("fake/")]
+    assert rows == [["fake/echo", "business"], ["fake/x?answer=B", "business"], ["fake/echo", "arc_easy"],
+                    ["fake/x?answer=B", "arc_easy"]]
+    assert f"Report: {report.resolve()}" in out and "Next:" in out
+    page = report.read_text()
+    assert "<h1>coderouge demo</h1>" in page and page.count("<tr><td>fake/") == 4
+    embedded = json.loads(__import__("html").unescape(page.split('id="results">')[1].split("</script>")[0]))
+    assert [(r["model"], r["task"], r["n"]) for r in embedded["results"]] == [
+        ("fake/echo", "business", 3), ("fake/x?answer=B", "business", 3), ("fake/echo", "arc_easy", 10),
+        ("fake/x?answer=B", "arc_easy", 10)]

@@ -144,3 +144,63 @@ def test_ctrl_c_keeps_finished_results(store):
     r2, p2 = make(store, {})
     out = run(r2, reqs(100))
     assert all(x.ok for x in out) and p2.calls == 100 - done
+
+
+class _Bars:
+    """A progress factory that records what the call path asked of it."""
+
+    def __init__(self):
+        self.made, self.updates, self.closed = [], 0, 0
+
+    def __call__(self, total, enabled, desc, unit="req"):
+        self.made.append((total, enabled, desc, unit))
+        return self
+
+    def update(self, n=1):
+        self.updates += n
+
+    def close(self):
+        self.closed += 1
+
+
+def test_progress_bar_comes_from_the_run_config(store):
+    """calls.py draws no bar itself: the one given as RunConfig.progress_factory (the CLI's report.progress) is
+    made for a batch of 20 or more, updated per answer and closed; none for a short batch or progress=False."""
+    bars = _Bars()
+    r, _ = make(store, {}, progress=None, progress_factory=bars)
+    run(r, reqs(25))
+    assert bars.made == [(25, None, "requests", "req")] and bars.updates == 25 and bars.closed == 1
+    run(r, [Request("fake/t", (Message("user", f"other {i}"),)) for i in range(5)])
+    assert len(bars.made) == 1  # too short a batch for a bar
+    off = _Bars()
+    r, _ = make(store, {}, progress=False, progress_factory=off)
+    run(r, [Request("fake/t", (Message("user", f"third {i}"),)) for i in range(30)])
+    assert off.made == []
+    r, _ = make(store, {}, progress=True)  # no factory: no bar, and nothing breaks
+    assert len(run(r, [Request("fake/t", (Message("user", f"fourth {i}"),)) for i in range(30)])) == 30
+
+
+def test_loglikelihood_scoring_reports_progress_through_the_same_hook():
+    from coderouge.evals.engine import evaluate_async
+    from coderouge.evals.task_types import MCItem, Task
+
+    class Scorer(FakeProvider):
+        def scores_loglikelihood(self):
+            return True
+
+        def scoring_identity(self):
+            return "scorer:1"
+
+        def scoring_settings(self):
+            return {}
+
+        def loglikelihood(self, pairs, cancel=None):
+            return [(-1.0 if x == " yes" else -2.0, False, 1) for _, x in pairs]
+
+    items = tuple(MCItem(f"q{i}", f"question {i}", f"Q{i}:", ("yes", "no"), 0) for i in range(24))
+    task = Task("yn", "multiple_choice", items, "acc")
+    bars = _Bars()
+    r = Runner(None, RunConfig(progress_factory=bars, progress=True), providers={"fake/t": Scorer("t")})
+    res = asyncio.run(evaluate_async(r, "fake/t", task, "loglikelihood"))
+    assert res.n == 24 and res.value == 1.0
+    assert bars.made == [(24, True, "fake/t yn", "item")] and bars.updates == 24 and bars.closed == 1

@@ -11,6 +11,8 @@ judges, the voting page (and the gateway and Ray workers to come).
 
 It offers a single call (`call`), a streamed call (`call(..., on_text=)`), a batch (`batch`: cache
 prefetch, dedupe, gather, progress) and log-likelihoods (`loglikelihood`, cached in the store).
+A progress bar is drawn by whoever asked for one: `RunConfig.progress_factory` (the command line gives
+`report.progress.Progress`); `Calls.progress(...)` hands one out, or a no-op when there is none.
 `run_calls(store, config, fn)` is the one sync wrapper: it makes a `Calls`, runs `fn(calls)` in
 an event loop and closes everything.
 """
@@ -25,16 +27,36 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from .errors import ProviderError, ProviderTimeout, RateLimitError, StoreError
-from .progress import Progress
 from .providers import Provider, get_provider
 from .secrets import redact
 from .store import Store
 from .types import Completion, Request
 
 T = TypeVar("T")
+
+
+class ProgressBar(Protocol):
+    def update(self, n: int = 1) -> None: ...
+    def close(self) -> None: ...
+
+
+class ProgressFactory(Protocol):
+    """Makes a progress bar: `enabled` None means "only when standard error is a terminal"."""
+
+    def __call__(self, total: int, enabled: bool | None, desc: str, unit: str = "req") -> ProgressBar: ...
+
+
+class NoProgress:
+    """The progress bar of a run that shows none."""
+
+    def update(self, n: int = 1) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
 
 
 @dataclass(frozen=True)
@@ -45,6 +67,7 @@ class RunConfig:
     backoff_base_s: float = 0.5
     backoff_max_s: float = 60.0
     progress: bool | None = None  # None → only when stderr is a terminal
+    progress_factory: ProgressFactory | None = None  # draws the bar (the CLI: report.progress.Progress); None: no bar
     use_cache: bool = True
     base_url: str | None = None
 
@@ -167,6 +190,14 @@ class Calls:
     async def _sleep(self, seconds: float) -> None:
         await self.sleep(seconds)
 
+    def progress(self, total: int, desc: str, unit: str = "req", *, show: bool = True) -> ProgressBar:
+        """A progress bar for `total` steps from `RunConfig.progress_factory`; a no-op one when the run has no
+        factory, when `RunConfig.progress` is False, or when `show` is False (a run too short to need one)."""
+        enabled = self.config.progress if show else False
+        if enabled is False or self.config.progress_factory is None or total <= 0:
+            return NoProgress()
+        return self.config.progress_factory(total, enabled, desc, unit)
+
     # --- recording -----------------------------------------------------------------------------
     def _record(self, key: str, request: Request, base_url: str | None, attempt: int,
                 completion: Completion | None, err: ProviderError | None) -> None:
@@ -287,7 +318,7 @@ class Calls:
             else:
                 first_of[k] = i
                 unique.append(i)
-        progress = Progress(len(unique) + len(dupes), self.config.progress if len(unique) >= 20 else False, desc)
+        progress = self.progress(len(unique) + len(dupes), desc, show=len(unique) >= 20)
 
         async def work(i: int) -> None:
             r, k, p = keyed[i]

@@ -8,11 +8,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from .calls import AdaptiveLimiter, Calls, Result, RunConfig, run_calls
-from .progress import Progress
 from .store import Store
 from .types import Request
 
-__all__ = ["AdaptiveLimiter", "Progress", "Result", "RunConfig", "Runner", "run_requests"]
+__all__ = ["AdaptiveLimiter", "Result", "RunConfig", "Runner", "run_requests"]
 
 
 class Runner(Calls):

@@ -6,8 +6,13 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from ..calls import RunConfig
+from ..errors import UsageError
 from ..stats import mcnemar_exact, paired_bootstrap_diff
+from ..store import Store
 from .engine import EvalResult
+from .run import evaluate_many
+from .task_types import Task
 
 
 @dataclass
@@ -69,3 +74,14 @@ def compare(a: EvalResult, b: EvalResult, rounds: int = 10000, seed: int = 0) ->
     return Comparison(a.task, a.model, b.model, a.metric, len(common), sum(xs) / len(xs), sum(ys) / len(ys), a_only, b_only,
                       differ, a_only / differ if differ else None, mcnemar_exact(a_only, b_only), diff, lo, hi,
                       a.method, b.method, warnings)
+
+
+def compare_models(model_a: str, model_b: str, task: Task, store: Store | None, config: RunConfig | None = None, *,
+                   method: str | None = None, rounds: int = 10000, seed: int = 0) -> Comparison:
+    """Evaluate both models on the same items (in one event loop, answers from the store where it has
+    them) and compare them."""
+    ra, rb = evaluate_many([model_a, model_b], [task], store, config, method=method)
+    try:
+        return compare(ra, rb, rounds=rounds, seed=seed)
+    except ValueError as e:
+        raise UsageError(f"{task.name}: {e}") from None

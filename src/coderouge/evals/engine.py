@@ -14,7 +14,6 @@ from typing import Any
 
 from ..errors import ProviderError, UsageError
 from ..calls import Calls as Runner
-from ..progress import Progress
 from ..stats import Z95, percentile, score_ci, wilson_p
 from ..types import Message, Request
 from .checks import run_check
@@ -235,7 +234,7 @@ async def _score_loglik(runner: Runner, model: str, task: Task, batch_items: int
     out: list[ItemOutcome] = []
     metrics: list[dict[str, float] | None] = []
     todo = sum(1 for ks in keys if any(k not in have for k in ks))
-    progress = Progress(todo, runner.config.progress if todo >= 20 else False, f"{model} {task.name}", unit="item")
+    progress = runner.progress(todo, f"{model} {task.name}", unit="item", show=todo >= 20)
 
     async def ask(need: list[tuple[int, int]]) -> None:
         # through the call path: the connection's limit, a timeout, the store (identical pairs asked once)

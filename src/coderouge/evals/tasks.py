@@ -126,7 +126,7 @@ BUILTIN: dict[str, Builder] = {
     "humaneval": _humaneval,
     "ifeval": _ifeval,
 }
-# tasks that are not a list of items but a procedure of their own (see cli.py): listed for discovery
+# tasks that are not a list of items but a procedure of their own (see cli/eval.py): listed for discovery
 SPECIAL = {"mt_bench": "two turns, judged 1-10 by an LLM: coderouge eval MODEL --task mt_bench --judge JUDGE_MODEL"}
 
 

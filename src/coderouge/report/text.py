@@ -1,4 +1,4 @@
-"""Plain-text tables for the terminal."""
+"""Plain-text tables for the terminal, and the few number formats they use."""
 
 from __future__ import annotations
 
