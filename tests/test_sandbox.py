@@ -12,7 +12,7 @@ import pytest
 from coderouge.errors import UsageError
 from coderouge.evals import sandbox
 from coderouge.evals.sandbox import SandboxUnavailableError, isolation, run_python
-from coderouge.providers import register_secret
+from coderouge.secrets import register_secret
 
 
 def test_correct_program_passes():

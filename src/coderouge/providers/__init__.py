@@ -16,10 +16,12 @@ from dataclasses import dataclass
 from urllib.parse import parse_qsl
 
 from ..errors import UnknownModelError, UsageError
-from ..secrets import redact, register_secret
+# keys and redaction live in coderouge.secrets; `redact` stays importable here only because evals/sandbox.py
+# still imports it from this package (to be switched to coderouge.secrets by that file's owner)
+from ..secrets import redact  # noqa: F401
 from .base import Provider
 
-__all__ = ["Provider", "get_provider", "parse_model", "provider_status", "ProviderStatus", "redact", "register_secret"]
+__all__ = ["Provider", "get_provider", "parse_model", "provider_status", "ProviderStatus"]
 
 # provider -> (module, class, pip package that must be importable, env vars for the key)
 _REGISTRY: dict[str, tuple[str, str, str | None, tuple[str, ...]]] = {

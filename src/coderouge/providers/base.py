@@ -9,7 +9,6 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from ..errors import StreamCutError, UnsupportedError
-from ..secrets import env_key, redact, register_secret  # noqa: F401  (re-exported)
 from ..types import Chunk, Completion, Request, Usage
 from . import pricing
 
