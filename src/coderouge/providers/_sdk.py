@@ -1,12 +1,15 @@
 """What the three vendor adapters share: key lookup, one SDK client per event loop, Retry-After
-headers, and the translation of transport errors that escape an SDK."""
+headers, the translation of an SDK's exceptions into coderouge's tree (`map_sdk_error`: each adapter
+only says which of its SDK's classes are which, and how to read an API error's status and message),
+and closing streams and clients quietly."""
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
 import importlib
-from collections.abc import Sequence
+import inspect
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..errors import (
@@ -15,6 +18,7 @@ from ..errors import (
     ProviderError,
     ProviderTimeout,
     StreamCutError,
+    error_for_status,
     parse_retry_after,
 )
 from ..secrets import env_key, redact
@@ -48,6 +52,52 @@ def header_retry_after(headers: Any) -> float | None:
         return None
     ms = parse_retry_after(headers.get("retry-after-ms"))
     return ms / 1000.0 if ms is not None else parse_retry_after(headers.get("retry-after"))
+
+
+def response_retry_after(e: Any) -> float | None:
+    """Seconds to wait, from the headers of the HTTP response an SDK exception carries (if any)."""
+    response = getattr(e, "response", None)
+    return header_retry_after(response.headers if response is not None else None)
+
+
+def map_sdk_error(e: BaseException, provider: str, mid_stream: bool, *,
+                  timeout: tuple[type[BaseException], ...] = (),
+                  connection: tuple[type[BaseException], ...] = (),
+                  api_error: tuple[type[BaseException], ...] = (),
+                  describe: Callable[[Any], tuple[int | None, str]] | None = None,
+                  retry_after: Callable[[Any], float | None] = response_retry_after) -> ProviderError:
+    """Translate any exception from an SDK or its HTTP stack into coderouge's tree, once.
+
+    `timeout`, `connection` and `api_error` are the SDK's classes for each case; `describe(e)` reads an
+    API error's HTTP status (None when it has none) and message, `retry_after(e)` its wait. `mid_stream`:
+    the answer had begun to arrive, so a broken connection is a cut stream. Every message is redacted."""
+    if isinstance(e, ProviderError):
+        return e
+    if timeout and isinstance(e, timeout):
+        return ProviderTimeout(redact(getattr(e, "message", None) or str(e)), provider=provider)
+    if connection and isinstance(e, connection):
+        message = getattr(e, "message", None) or str(e)
+        cause = e.__cause__
+        detail = f"{message} ({type(cause).__name__}: {cause})" if cause else message
+        return (StreamCutError if mid_stream else ProviderConnectionError)(redact(detail), provider=provider)
+    if api_error and describe is not None and isinstance(e, api_error):
+        status, message = describe(e)
+        return error_for_status(status, redact(message), provider=provider, retry_after=retry_after(e))
+    return transport_error(e, provider, mid_stream)
+
+
+async def close_quietly(obj: Any, method: str = "close") -> None:
+    """Call `obj.method()` (awaited when it is a coroutine), ignoring any failure: closing a broken stream,
+    or a client whose event loop is already gone, may fail too. Nothing happens when obj is None."""
+    fn = getattr(obj, method, None) if obj is not None else None
+    if fn is None:
+        return
+    try:
+        result = fn()
+        if inspect.isawaitable(result):
+            await result
+    except Exception:  # noqa: BLE001
+        pass
 
 
 def transport_error(e: BaseException, provider: str, mid_stream: bool) -> ProviderError:
@@ -108,3 +158,11 @@ class SDKProvider(Provider):
             self._client = self._make_client()
             self._client_loop = loop
         return self._client
+
+    async def _close_client(self, client: Any) -> None:
+        await close_quietly(client)
+
+    async def aclose(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            await self._close_client(client)

@@ -5,16 +5,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-from ..errors import (
-    ProviderConnectionError,
-    ProviderError,
-    ProviderTimeout,
-    StreamCutError,
-    error_for_status,
-)
+from ..errors import ProviderError, StreamCutError
 from ..types import Chunk, ImagePart, Message, Request, Usage
-from ._sdk import SDKProvider, header_retry_after, transport_error, truthy
-from ..secrets import redact
+from ._sdk import SDKProvider, close_quietly, map_sdk_error, truthy
 
 PROVIDER = "anthropic"
 SDK_TIMEOUT_S = 600.0
@@ -25,7 +18,6 @@ _TYPE_STATUS = {
     "not_found_error": 404, "request_too_large": 413, "rate_limit_error": 429, "api_error": 500,
     "timeout_error": 504, "overloaded_error": 529,
 }
-
 
 
 def _image_block(p: ImagePart) -> dict[str, Any]:
@@ -44,34 +36,25 @@ def _content(m: Message) -> Any:
     return [_image_block(p) if isinstance(p, ImagePart) else {"type": "text", "text": p.text} for p in m.content]
 
 
-def _map_error(e: BaseException, mid_stream: bool = False) -> ProviderError:
-    """Translate any exception from the SDK or its HTTP stack into coderouge's tree.
+def _describe(e: Any) -> tuple[int | None, str]:
+    """An APIError's HTTP status and "type: message"; an `error` event inside a 200 stream has no status
+    of its own: its type stands for one."""
+    body = e.body if isinstance(e.body, dict) else {}
+    err = body.get("error") if isinstance(body.get("error"), dict) else {}
+    message = err.get("message") if isinstance(err.get("message"), str) else e.message
+    etype = err.get("type")
+    status = getattr(e, "status_code", None)
+    if status is None or status < 400:
+        status = _TYPE_STATUS.get(str(etype), 500 if etype else None)
+    return status, f"{etype}: {message}" if etype else str(message)
 
-    `mid_stream`: the answer had begun to arrive, so a broken connection is a cut stream."""
+
+def _map_error(e: BaseException, mid_stream: bool = False) -> ProviderError:
+    """Any exception from the SDK or its HTTP stack, in coderouge's tree (`mid_stream`: a cut stream)."""
     import anthropic
 
-    if isinstance(e, ProviderError):
-        return e
-    if isinstance(e, anthropic.APITimeoutError):
-        return ProviderTimeout(redact(e.message), provider=PROVIDER)
-    if isinstance(e, anthropic.APIConnectionError):
-        cause = e.__cause__
-        detail = f"{e.message} ({type(cause).__name__}: {cause})" if cause else e.message
-        cls = StreamCutError if mid_stream else ProviderConnectionError
-        return cls(redact(detail), provider=PROVIDER)
-    if isinstance(e, anthropic.APIError):
-        body = e.body if isinstance(e.body, dict) else {}
-        err = body.get("error") if isinstance(body.get("error"), dict) else {}
-        message = err.get("message") if isinstance(err.get("message"), str) else e.message
-        etype = err.get("type")
-        status = getattr(e, "status_code", None)
-        if status is None or status < 400:  # an `error` event inside a 200 stream
-            status = _TYPE_STATUS.get(str(etype), 500 if etype else None)
-        response = getattr(e, "response", None)
-        headers = response.headers if response is not None else None
-        text = f"{etype}: {message}" if etype else str(message)
-        return error_for_status(status, redact(text), provider=PROVIDER, retry_after=header_retry_after(headers))
-    return transport_error(e, PROVIDER, mid_stream)
+    return map_sdk_error(e, PROVIDER, mid_stream, timeout=(anthropic.APITimeoutError,),
+                         connection=(anthropic.APIConnectionError,), api_error=(anthropic.APIError,), describe=_describe)
 
 
 class AnthropicProvider(SDKProvider):
@@ -131,19 +114,7 @@ class AnthropicProvider(SDKProvider):
         except Exception as e:  # noqa: BLE001 - every vendor error is translated here, once
             raise _map_error(e, mid_stream=sdk_stream is not None) from None
         finally:
-            if sdk_stream is not None:
-                try:
-                    await sdk_stream.close()
-                except Exception:  # noqa: BLE001 - closing a broken stream may fail too
-                    pass
+            await close_quietly(sdk_stream)
         if stop is None:
             raise StreamCutError("stream ended without a stop_reason", provider=PROVIDER)
         yield Chunk(usage=Usage(input_tokens, output_tokens), stop_reason=stop)
-
-    async def aclose(self) -> None:
-        client, self._client = self._client, None
-        if client is not None:
-            try:
-                await client.close()
-            except Exception:  # noqa: BLE001 - e.g. its event loop is already gone
-                pass

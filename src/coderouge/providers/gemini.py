@@ -8,16 +8,9 @@ import re
 from collections.abc import AsyncIterator
 from typing import Any
 
-from ..errors import (
-    ProviderError,
-    StreamCutError,
-    UsageError,
-    error_for_status,
-    parse_retry_after,
-)
+from ..errors import ProviderError, StreamCutError, UsageError, parse_retry_after
 from ..types import Chunk, ImagePart, Message, Request, Usage
-from ._sdk import SDKProvider, transport_error
-from ..secrets import redact
+from ._sdk import SDKProvider, close_quietly, map_sdk_error
 
 PROVIDER = "gemini"
 SDK_TIMEOUT_MS = 600_000  # google-genai takes milliseconds
@@ -65,20 +58,18 @@ def _retry_after(e: Any) -> float | None:
     return None
 
 
-def _map_error(e: BaseException, mid_stream: bool = False) -> ProviderError:
-    """Translate any exception from the SDK or its HTTP stack into coderouge's tree.
+def _describe(e: Any) -> tuple[int | None, str]:
+    code = e.code if isinstance(e.code, int) else None
+    message = e.message or str(e)
+    return code, f"{e.status}: {message}" if e.status else str(message)
 
-    `mid_stream`: the answer had begun to arrive, so a broken connection is a cut stream."""
+
+def _map_error(e: BaseException, mid_stream: bool = False) -> ProviderError:
+    """Any exception from the SDK or its HTTP stack, in coderouge's tree (`mid_stream`: a cut stream)."""
     from google.genai import errors as genai_errors
 
-    if isinstance(e, ProviderError):
-        return e
-    if isinstance(e, genai_errors.APIError):
-        code = e.code if isinstance(e.code, int) else None
-        message = e.message or str(e)
-        text = f"{e.status}: {message}" if e.status else str(message)
-        return error_for_status(code, redact(text), provider=PROVIDER, retry_after=_retry_after(e))
-    return transport_error(e, PROVIDER, mid_stream)
+    return map_sdk_error(e, PROVIDER, mid_stream, api_error=(genai_errors.APIError,), describe=_describe,
+                         retry_after=_retry_after)
 
 
 _THINKING = re.compile(r"^gemini-(2\.5|[3-9])")
@@ -172,20 +163,11 @@ class GeminiProvider(SDKProvider):
         except Exception as e:  # noqa: BLE001 - every vendor error is translated here, once
             raise _map_error(e, mid_stream=started) from None
         finally:
-            if responses is not None and hasattr(responses, "aclose"):
-                try:
-                    await responses.aclose()
-                except Exception:  # noqa: BLE001 - closing a broken stream may fail too
-                    pass
+            await close_quietly(responses, "aclose")
         if stop is None:
             raise StreamCutError("stream ended without a finish_reason", provider=PROVIDER)
         yield Chunk(usage=usage, stop_reason=stop)
 
-    async def aclose(self) -> None:
-        client, self._client = self._client, None
-        if client is not None:
-            try:
-                await client.aio.aclose()
-                client.close()
-            except Exception:  # noqa: BLE001 - e.g. its event loop is already gone
-                pass
+    async def _close_client(self, client: Any) -> None:
+        await close_quietly(client.aio, "aclose")  # the async client's connections, then the client itself
+        await close_quietly(client)

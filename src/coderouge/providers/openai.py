@@ -7,16 +7,9 @@ import re
 from collections.abc import AsyncIterator
 from typing import Any
 
-from ..errors import (
-    ProviderConnectionError,
-    ProviderError,
-    ProviderTimeout,
-    StreamCutError,
-    error_for_status,
-)
+from ..errors import ProviderError, StreamCutError
 from ..types import Chunk, ImagePart, Message, Request, Usage
-from ._sdk import SDKProvider, header_retry_after, transport_error, truthy
-from ..secrets import redact
+from ._sdk import SDKProvider, close_quietly, map_sdk_error, truthy
 
 PROVIDER = "openai"
 SDK_TIMEOUT_S = 600.0
@@ -37,33 +30,25 @@ def _content(m: Message) -> Any:
     return parts
 
 
-def _map_error(e: BaseException, mid_stream: bool = False) -> ProviderError:
-    """Translate any exception from the SDK or its HTTP stack into coderouge's tree.
+def _describe(e: Any) -> tuple[int | None, str]:
+    """An APIError's HTTP status and message; an error event inside a 200 stream has no status of its
+    own: its code or type stands for one."""
+    body = e.body if isinstance(e.body, dict) else {}
+    message = body.get("message") if isinstance(body.get("message"), str) else e.message
+    status = getattr(e, "status_code", None)
+    if status is None or status < 400:
+        code = body.get("code")
+        by_type = _TYPE_STATUS.get(str(body.get("type"))) or _TYPE_STATUS.get(str(code))
+        status = code if isinstance(code, int) and code >= 400 else by_type
+    return status, str(message)
 
-    `mid_stream`: the answer had begun to arrive, so a broken connection is a cut stream."""
+
+def _map_error(e: BaseException, mid_stream: bool = False) -> ProviderError:
+    """Any exception from the SDK or its HTTP stack, in coderouge's tree (`mid_stream`: a cut stream)."""
     import openai
 
-    if isinstance(e, ProviderError):
-        return e
-    if isinstance(e, openai.APITimeoutError):
-        return ProviderTimeout(redact(e.message), provider=PROVIDER)
-    if isinstance(e, openai.APIConnectionError):
-        cause = e.__cause__
-        detail = f"{e.message} ({type(cause).__name__}: {cause})" if cause else e.message
-        cls = StreamCutError if mid_stream else ProviderConnectionError
-        return cls(redact(detail), provider=PROVIDER)
-    if isinstance(e, openai.APIError):
-        body = e.body if isinstance(e.body, dict) else {}
-        message = body.get("message") if isinstance(body.get("message"), str) else e.message
-        status = getattr(e, "status_code", None)
-        if status is None or status < 400:  # an error event inside a 200 stream
-            code = body.get("code")
-            by_type = _TYPE_STATUS.get(str(body.get("type"))) or _TYPE_STATUS.get(str(code))
-            status = code if isinstance(code, int) and code >= 400 else by_type
-        response = getattr(e, "response", None)
-        headers = response.headers if response is not None else None
-        return error_for_status(status, redact(str(message)), provider=PROVIDER, retry_after=header_retry_after(headers))
-    return transport_error(e, PROVIDER, mid_stream)
+    return map_sdk_error(e, PROVIDER, mid_stream, timeout=(openai.APITimeoutError,),
+                         connection=(openai.APIConnectionError,), api_error=(openai.APIError,), describe=_describe)
 
 
 # OpenAI's reasoning models (o1, o3, o4-mini, gpt-5…) reject temperature and max_tokens
@@ -128,19 +113,7 @@ class OpenAIProvider(SDKProvider):
         except Exception as e:  # noqa: BLE001 - every vendor error is translated here, once
             raise _map_error(e, mid_stream=sdk_stream is not None) from None
         finally:
-            if sdk_stream is not None:
-                try:
-                    await sdk_stream.close()
-                except Exception:  # noqa: BLE001 - closing a broken stream may fail too
-                    pass
+            await close_quietly(sdk_stream)
         if stop is None:
             raise StreamCutError("stream ended without a finish_reason", provider=PROVIDER)
         yield Chunk(usage=usage, stop_reason=stop)
-
-    async def aclose(self) -> None:
-        client, self._client = self._client, None
-        if client is not None:
-            try:
-                await client.close()
-            except Exception:  # noqa: BLE001 - e.g. its event loop is already gone
-                pass
