@@ -319,7 +319,7 @@ def test_votes_survive_a_restart_and_new_battles_get_fresh_answers(store_path):
     assert len(calls) == calls_before + 2 and len({c.key for c in calls}) == 4
     for c in calls:
         req = json.loads(c.request_json)
-        assert req["temperature"] == 0.7 and isinstance(req["seed"], int)
+        assert req["params"]["temperature"] == 0.7 and isinstance(req["params"]["seed"], int)
     s.close()
     [battle] = decided(store_path)
     assert battle.id == b["id"] and battle.winner == "tie"
