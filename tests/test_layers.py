@@ -34,10 +34,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
 # `coderouge/__init__.py` re-exports the ground floor's public names (types, errors): it is core.
 
 # Exception classes still defined outside errors.py, each in a file owned by someone else for now.
-ERRORS_ELSEWHERE = {
-    ("coderouge.evals.sandbox", "SandboxUnavailableError"),  # to move into errors.py (UsageError branch)
-    ("coderouge.gateway.app", "APIError"),  # the gateway's HTTP error answer; to join the tree
-}
+ERRORS_ELSEWHERE: set[tuple[str, str]] = set()
 
 
 # --- reading the source --------------------------------------------------------------------------

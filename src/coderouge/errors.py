@@ -16,8 +16,10 @@ CoderougeError
 │   │   ├── BadBattleError           an unknown winner or model, a bad outcome, columns that do not line up
 │   │   ├── DisconnectedModelsError  groups of models that never met
 │   │   └── UnboundedRatingsError    no finite maximum-likelihood ratings
-│   └── StoreOpenError     the store cannot be opened: unreachable, bad credentials, not a coderouge
-│                          store, written by a newer coderouge (nothing is written to it)
+│   ├── StoreOpenError     the store cannot be opened: unreachable, bad credentials, not a coderouge
+│   │                      store, written by a newer coderouge (nothing is written to it)
+│   └── SandboxUnavailableError  no operating-system sandbox for model-written code here
+├── GatewayError           the gateway's answer to a bad or refused request (HTTP status, OpenAI's shape)
 ├── StoreError             the store could not be written or read during a run: the run stops
 └── ProviderError          a call to a model failed; carries status, retryable, retry_after
     ├── RateLimitError       429: retryable, honours Retry-After
@@ -125,6 +127,20 @@ class UnboundedRatingsError(RatingsError):
 
 class StoreOpenError(UsageError):
     """The store named by --store / CODEROUGE_STORE cannot be used; nothing was written to it."""
+
+
+class SandboxUnavailableError(UsageError):
+    """No operating-system sandbox works on this machine, and the unsafe fallback was not allowed."""
+
+
+class GatewayError(CoderougeError):
+    """An error the gateway answers in OpenAI's shape: {"error": {"message", "type", "param", "code"}}."""
+
+    def __init__(self, status: int, message: str, *, type_: str = "invalid_request_error", param: str | None = None,
+                 code: str | None = None, headers: dict[str, str] | None = None):
+        super().__init__(message)
+        self.status, self.message, self.type, self.param, self.code = status, message, type_, param, code
+        self.headers = dict(headers or {})
 
 
 class StoreError(CoderougeError):

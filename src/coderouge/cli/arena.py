@@ -31,6 +31,13 @@ def add_parser(sub: Any, common: argparse.ArgumentParser, run_opts: argparse.Arg
     sv.add_argument("--host", default="127.0.0.1")
     sv.add_argument("--port", type=int, default=8000)
     sv.add_argument("--min-vote-seconds", type=float, default=3.0, help="votes sooner than this after the answers are shown are refused")
+    sv.add_argument("--battles-per-minute", type=positive_int, default=10, help="new battles per visitor address (default 10)")
+    sv.add_argument("--votes-per-minute", type=positive_int, default=20, help="votes per visitor address (default 20)")
+    sv.add_argument("--budget-usd", type=_budget, default=5.0,
+                    help="stop starting battles once the answers have cost this much (default 5; 'none': no cap)")
+    sv.add_argument("--max-battles", type=positive_int, help="battles this server may start in all")
+    sv.add_argument("--max-tokens", type=positive_int, default=1024, help="answer budget per model (default 1024)")
+    sv.add_argument("--prices", action="append", help="LiteLLM-format price table (file or URL) overriding built-in prices")
     sv.set_defaults(handler=arena_serve)
     rt = asub.add_parser("ratings", parents=[common], help="Bradley-Terry and Elo ratings with bootstrap intervals")
     rt.add_argument("--battles", dest="battle_file", metavar="FILE", help="rate a FastChat clean_battle JSON file instead of the store")
@@ -77,20 +84,29 @@ def arena_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _budget(value: str) -> float | None:
+    if value.strip().lower() in ("none", "off", "no"):
+        return None
+    return positive_float(value)
+
+
 def arena_serve(args: argparse.Namespace) -> int:
     from ..arena.prompts import load_prompts
-    from ..arena.web import serve
+    from ..arena.web import ArenaLimits, serve
     from ..providers import get_provider
     from ..store import Store
 
+    setup(args)
     prompts = load_prompts(args.prompts)
     if len(set(args.models)) < 2:
         raise UsageError("a battle needs at least two different models")
     for m in args.models:
         get_provider(m)
     Store(args.store).close()  # a bad store is refused before the server starts
+    limits = ArenaLimits(battles_per_minute=args.battles_per_minute, votes_per_minute=args.votes_per_minute,
+                         budget_usd=args.budget_usd, max_battles=args.max_battles)
     serve(args.store, args.models, prompts, host=args.host, port=args.port, min_vote_seconds=args.min_vote_seconds,
-          prompt_set=args.prompts)
+          prompt_set=args.prompts, max_tokens=args.max_tokens, limits=limits)
     return 0
 
 

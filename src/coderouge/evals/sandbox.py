@@ -72,8 +72,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Literal
 
-from ..errors import UsageError
-from ..providers import redact
+from ..errors import SandboxUnavailableError
+from ..secrets import redact
 
 __all__ = ["SandboxResult", "SandboxUnavailableError", "UNSAFE_ENV", "isolation", "run_python", "unsafe_allowed"]
 
@@ -91,10 +91,6 @@ PROCESS_LIMIT = 64  # processes of one run (in the sandbox: counted in its own u
 
 CLONE_NEWUSER = 0x10000000
 CLONE_NEWNET = 0x40000000
-
-
-class SandboxUnavailableError(UsageError):
-    """No operating-system sandbox works on this machine, and the unsafe fallback was not allowed."""
 
 
 @dataclass(frozen=True)

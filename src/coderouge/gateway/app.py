@@ -30,7 +30,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route as HTTPRoute
 
 from ..calls import Calls, Result, RunConfig
-from ..errors import ProviderError
+from ..errors import GatewayError, ProviderError
 from ..providers import Provider, get_provider, pricing
 from ..store import Store
 from ..types import ImagePart, Message, Request, TextPart, Usage
@@ -50,18 +50,13 @@ REFUSED = {"tools", "tool_choice", "functions", "function_call", "response_forma
            "logit_bias", "parallel_tool_calls", "audio", "modalities", "prediction"}
 
 
-class APIError(Exception):
-    """An error answered in OpenAI's shape: {"error": {"message", "type", "param", "code"}}."""
+APIError = GatewayError
 
-    def __init__(self, status: int, message: str, *, type_: str = "invalid_request_error", param: str | None = None,
-                 code: str | None = None, headers: Mapping[str, str] | None = None):
-        super().__init__(message)
-        self.status, self.message, self.type, self.param, self.code = status, message, type_, param, code
-        self.headers = dict(headers or {})
 
-    def response(self) -> JSONResponse:
-        return JSONResponse({"error": {"message": self.message, "type": self.type, "param": self.param,
-                                       "code": self.code}}, status_code=self.status, headers=self.headers)
+def _answer(e: GatewayError) -> JSONResponse:
+    """The error in OpenAI's shape."""
+    return JSONResponse({"error": {"message": e.message, "type": e.type, "param": e.param, "code": e.code}},
+                        status_code=e.status, headers=e.headers)
 
 
 @dataclass
@@ -226,7 +221,7 @@ class Gateway:
             deps = self._deployments(parsed, key)
         except APIError as e:
             self._log(key, route_name, None, e.status, None, time.perf_counter() - t0, None, e.code or e.type)
-            return e.response()
+            return _answer(e)
         if parsed.stream:
             return await self._stream(parsed, deps, key, redactor, t0)
         return await self._complete(parsed, deps, key, redactor, t0)
@@ -291,7 +286,7 @@ class Gateway:
                          code="upstream_failed", headers={"Retry-After": "5"} if status == 429 else None)
         self._log(key, parsed.route.name, None, e.status, None, time.perf_counter() - t0, None, e.code)
         self.metrics.request(parsed.route.name, "-", e.status, time.perf_counter() - t0)
-        return e.response()
+        return _answer(e)
 
     async def _stream(self, parsed: _Parsed, deps: list[Deployment], key: K.Key | None, redactor: Redactor | None,
                       t0: float) -> Response:
@@ -415,7 +410,7 @@ class Gateway:
         try:
             self._auth(request)
         except APIError as e:
-            return e.response()
+            return _answer(e)
         created = int(time.time())
         return JSONResponse({"object": "list", "data": [
             {"id": name, "object": "model", "created": created, "owned_by": "coderouge"} for name in self.config.routes]})

@@ -16,9 +16,6 @@ from dataclasses import dataclass
 from urllib.parse import parse_qsl
 
 from ..errors import UnknownModelError, UsageError
-# keys and redaction live in coderouge.secrets; `redact` stays importable here only because evals/sandbox.py
-# still imports it from this package (to be switched to coderouge.secrets by that file's owner)
-from ..secrets import redact  # noqa: F401
 from .base import Provider
 
 __all__ = ["Provider", "get_provider", "parse_model", "provider_status", "ProviderStatus"]
