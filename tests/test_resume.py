@@ -99,7 +99,7 @@ def test_kill_9_during_loglikelihood_scoring_then_resume(tmp_path):
     stored (context, continuation) again, and ends with every item scored."""
     db = tmp_path / "store.db"
     env = {**os.environ, "CODEROUGE_STORE": str(db)}
-    cmd = [sys.executable, "-m", "coderouge", "eval", "local/gemma-3-270m", "--task", "arc_easy", "--limit", "150",
+    cmd = [sys.executable, "-m", "coderouge", "eval", "local/gemma-3-270m", "--task", "arc_easy", "--limit", "100",
            "--json"]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
@@ -128,7 +128,7 @@ def test_kill_9_during_loglikelihood_scoring_then_resume(tmp_path):
     r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=280)
     assert r.returncode == 0, r.stderr
     res = json.loads(r.stdout)["results"][0]
-    assert res["n"] == 150 and res["errors"] == 0 and res["method"] == "loglikelihood"
+    assert res["n"] == 100 and res["errors"] == 0 and res["method"] == "loglikelihood"
     with Store(db) as s:
         after = s.logliks()
         assert s.eval_runs()[0].result["value"] == res["value"]
