@@ -380,3 +380,15 @@ def _up(url: str) -> bool:
         return True
     except (urllib.error.URLError, OSError):
         return False
+
+
+def test_a_revoked_key_stops_working(gw, monkeypatch):
+    from coderouge.gateway import app as gateway_app
+
+    monkeypatch.setattr(gateway_app, "KEY_CACHE_S", 0.0)
+    url, key, _, _, store = gw
+    assert ask(client(url, key)).choices[0].message.content == "Hello world"
+    (k,) = K.list_keys(store)
+    K.revoke_key(store, k.id)
+    with pytest.raises(openai.AuthenticationError):
+        ask(client(url, key))

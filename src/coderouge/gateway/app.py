@@ -40,6 +40,7 @@ from .metrics import Metrics
 from .redaction import Redactor
 from .routing import CircuitBreaker, Latencies, Measured, allowed, order
 
+KEY_CACHE_S = 2.0  # how long a key lookup is reused (a revocation takes effect within this)
 FINISH = {"stop": "stop", "max_tokens": "length", "length": "length", "content_filter": "content_filter",
           "end_turn": "stop", "stop_sequence": "stop"}
 # accepted and passed on as coderouge request fields
@@ -88,6 +89,10 @@ class Gateway:
         self.rng = random.Random(seed)
         self.rates = K.RateWindow()
         self.metrics = Metrics()
+        self._keys: dict[str, tuple[float, K.Key | None]] = {}  # presented key → (when looked up, the key)
+        self._rows: list[dict[str, Any]] = []  # request-log rows not yet written
+        self._spend: dict[str, float] = {}
+        self._flush_scheduled = False
 
     # --- the request ---------------------------------------------------------------------------
     def _auth(self, request: HTTPRequest) -> K.Key | None:
@@ -99,7 +104,13 @@ class Gateway:
             raise APIError(401, "missing API key: send Authorization: Bearer <key> (coderouge keys create)",
                            type_="authentication_error", code="invalid_api_key")
         assert self.store is not None
-        key = K.find_key(self.store, presented)
+        now = time.monotonic()
+        hit = self._keys.get(presented)
+        if hit is None or now - hit[0] > KEY_CACHE_S:  # a revoked key stops working within KEY_CACHE_S
+            if len(self._keys) > 10_000:
+                self._keys.clear()
+            hit = self._keys[presented] = (now, K.find_key(self.store, presented))
+        key = hit[1]
         if key is None:
             raise APIError(401, "invalid or revoked API key", type_="authentication_error", code="invalid_api_key")
         return key
@@ -228,8 +239,10 @@ class Gateway:
 
     def _check_budget_and_rate(self, key: K.Key) -> None:
         assert self.store is not None
-        fresh = K.get_key(self.store, key.id)
-        if fresh.budget_usd is not None and fresh.spent_usd >= fresh.budget_usd:
+        if key.budget_usd is not None:  # read fresh: other gateway processes spend from the same budget
+            self._flush()
+            fresh = K.get_key(self.store, key.id)
+        if key.budget_usd is not None and fresh.spent_usd >= key.budget_usd:
             raise APIError(429, f"this key's budget of {fresh.budget_usd:g} USD is spent", type_="insufficient_quota",
                            code="budget_exceeded", headers={"Retry-After": "3600"})
         wait = self.rates.wait(key, time.monotonic(), 0)
@@ -396,15 +409,28 @@ class Gateway:
 
     def _log(self, key: K.Key | None, route: str, deployment: str | None, status: int, usage: Usage | None,
              latency_s: float, ttft_s: float | None, error: str | None, cost: float | None = None) -> None:
+        if key is not None and usage is not None:
+            self.rates.add_tokens(key, usage.input_tokens + usage.output_tokens)
         if self.store is None:
             return
-        self.store.log_gateway_request({
+        self._rows.append({
             "created_at": time.time(), "key_id": key.id if key else None, "route": route, "deployment": deployment,
             "status": status, "input_tokens": usage.input_tokens if usage else None,
             "output_tokens": usage.output_tokens if usage else None, "cost_usd": cost, "latency_s": latency_s,
-            "ttft_s": ttft_s, "error": error}, spend=cost)
-        if key is not None and usage is not None:
-            self.rates.add_tokens(key, usage.input_tokens + usage.output_tokens)
+            "ttft_s": ttft_s, "error": error})
+        if key is not None and cost:
+            self._spend[key.id] = self._spend.get(key.id, 0.0) + cost
+        if not self._flush_scheduled:  # rows of the same event-loop turn are written in one transaction
+            self._flush_scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush)
+
+    def _flush(self) -> None:
+        self._flush_scheduled = False
+        if self.store is None or not (self._rows or self._spend):
+            return
+        rows, spend = self._rows, self._spend
+        self._rows, self._spend = [], {}
+        self.store.log_gateway_requests(rows, spend)
 
     async def models(self, request: HTTPRequest) -> Response:
         try:
@@ -424,6 +450,7 @@ class Gateway:
         return Response(body, media_type=ctype)
 
     async def aclose(self) -> None:
+        self._flush()
         await self.calls.aclose()
 
 

@@ -428,14 +428,16 @@ class Store:
             return tx.execute(update(T.gateway_keys).where(c.id == key_id, c.revoked_at.is_(None))
                               .values(revoked_at=when)).rowcount == 1
 
-    def log_gateway_request(self, row: dict[str, Any], spend: float | None = None) -> None:
-        """One request's row; its cost is added to its key's spending in the same transaction (one
-        UPDATE … SET spent = spent + x, so several gateway processes on one store add up correctly)."""
+    def log_gateway_requests(self, rows: Sequence[dict[str, Any]], spend: dict[str, float] | None = None) -> None:
+        """Request rows, and each key's added cost, in one transaction (`… SET spent = spent + x`, so several
+        gateway processes on one store add up correctly)."""
         with self.transaction() as tx:
-            tx.execute(insert(T.gateway_requests).values(**row))
-            if spend and row.get("key_id"):
-                c = T.gateway_keys.c
-                tx.execute(update(T.gateway_keys).where(c.id == row["key_id"]).values(spent_usd=c.spent_usd + spend))
+            if rows:
+                tx.execute(insert(T.gateway_requests), list(rows))
+            c = T.gateway_keys.c
+            for key_id, cost in (spend or {}).items():
+                if cost:
+                    tx.execute(update(T.gateway_keys).where(c.id == key_id).values(spent_usd=c.spent_usd + cost))
 
     def gateway_requests(self, *, key_id: str | None = None, since: float | None = None) -> list[dict[str, Any]]:
         c = T.gateway_requests.c
