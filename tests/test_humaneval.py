@@ -166,3 +166,18 @@ def test_evaluate_pass_at_k_counts_failed_calls_as_errors(task, rows):
     assert item0["samples"][1]["status"] == "error"
     assert out["pass@1"] == 1.0  # every answered sample passed
     assert out["pass"]["pass@3"]["problems"] == 2 and out["pass"]["pass@3"]["skipped"] == 1
+
+
+def test_the_eval_result_records_the_isolation(task, tmp_path):
+    """`coderouge eval … --task humaneval --json` says how the code was isolated."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "CODEROUGE_STORE": str(tmp_path / "s.db")}
+    r = subprocess.run([sys.executable, "-m", "coderouge", "eval", "fake/echo", "--task", "humaneval", "--limit", "2",
+                        "--json"], capture_output=True, text=True, timeout=120, env=env)
+    assert r.returncode == 0, r.stderr
+    (res,) = json.loads(r.stdout)["results"]
+    assert res["settings"]["sandbox"] == sandbox.isolation() and res["settings"]["sandbox"].startswith("bwrap ")

@@ -366,6 +366,8 @@ async def evaluate_async(runner: Runner, model: str, task: Task, method: str | N
             mod, fn = extra.split(":")
             texts = {o.item_id: o.text for o in outcomes if o.status == "ok" and o.text is not None}
             res.extra_metrics.update(getattr(importlib.import_module(mod), fn)(texts, task))
+        if task.meta.get("sandbox_isolation"):  # code tasks: how model-written code was isolated
+            res.settings = {"sandbox": task.meta["sandbox_isolation"]}
     else:
         provider = runner.provider(model)
         method = choose_method(task, model, provider.scores_loglikelihood(), method)
