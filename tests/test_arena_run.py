@@ -1,6 +1,5 @@
 """Battles through the runner, judged by reference checks or an LLM judge (fake models), stored and resumable."""
 
-import asyncio
 import json
 import re
 

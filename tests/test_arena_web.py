@@ -9,7 +9,6 @@ import asyncio
 import contextlib
 import json
 import os
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -19,6 +18,8 @@ from urllib.parse import quote
 
 import pytest
 
+from loopback import running
+
 from coderouge.arena.battles import list_battles
 from coderouge.arena.prompts import PromptItem
 from coderouge.arena.web import create_app
@@ -26,7 +27,6 @@ from coderouge.providers.fake import FakeProvider
 from coderouge.store import Store
 from coderouge.types import Chunk, Message, Request, Usage
 
-import uvicorn  # a core dependency: its absence is a failure, not a skip
 
 
 @pytest.fixture()
@@ -65,26 +65,6 @@ def assert_anonymous(text: str, models: list[str]) -> None:
         bare = m.split("?")[0]
         for needle in (m, bare, bare.split("/", 1)[1]):
             assert needle not in text, f"model name {needle!r} leaked before the vote"
-
-
-@contextlib.contextmanager
-def running(app) -> Iterator[str]:
-    """Serve `app` on 127.0.0.1 (a free port) in a thread; always stopped on the way out."""
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning",
-                                           timeout_graceful_shutdown=1))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 10
-        while not server.started:
-            assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
-            time.sleep(0.01)
-        port = server.servers[0].sockets[0].getsockname()[1]
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        assert not thread.is_alive(), "the server did not stop"
 
 
 @contextlib.contextmanager
@@ -428,16 +408,8 @@ def test_security_headers_and_the_host_check_on_every_address(store_path):
     models = [fake("zebra-model", "Stripes."), fake("yak-model", "Shaggy.")]
     store = Store(store_path)
     app = create_app(store, models, PROMPTS, allowed_hosts=allowed_hosts_for("::1"))
-    server = uvicorn.Server(uvicorn.Config(app, host="::1", port=0, log_level="warning", timeout_graceful_shutdown=1))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 10
-        while not server.started:
-            assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
-            time.sleep(0.01)
-        port = server.servers[0].sockets[0].getsockname()[1]
-        url = f"http://[::1]:{port}"
+    with running(app, host="::1") as url:
+        port = url.rsplit(":", 1)[1]
         with urllib.request.urlopen(f"{url}/", timeout=10) as r:
             csp = r.headers["Content-Security-Policy"]
             assert r.headers["X-Frame-Options"] == "DENY" and r.headers["X-Content-Type-Options"] == "nosniff"
@@ -448,10 +420,7 @@ def test_security_headers_and_the_host_check_on_every_address(store_path):
         assert http("GET", f"{url}/", headers={"Host": f"localhost:{port}"})[0] == 200
         status, _ = http("POST", f"{url}/api/battles", {}, headers={"Host": "rebind.attacker.example:80"})
         assert status == 400
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        store.close()
+    store.close()
     assert allowed_hosts_for("127.0.0.1") == ["127.0.0.1", "localhost"]
     assert "evil.example" not in allowed_hosts_for("0.0.0.0")
 

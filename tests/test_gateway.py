@@ -5,18 +5,15 @@ with Retry-After, 500s, a cut stream, a stall, a malformed chunk, a server that 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import openai
 import pytest
-import uvicorn
+from loopback import running as serving
 from vendor_servers import OpenAIServer
 
 from coderouge.errors import TaskFileError
@@ -24,24 +21,6 @@ from coderouge.gateway import keys as K
 from coderouge.gateway.app import create_app
 from coderouge.gateway.config import parse_config
 from coderouge.store import Store
-
-
-@contextlib.contextmanager
-def serving(app) -> Iterator[str]:
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning",
-                                           timeout_graceful_shutdown=1))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 10
-        while not server.started:
-            assert thread.is_alive() and time.monotonic() < deadline, "the gateway did not start"
-            time.sleep(0.01)
-        yield f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        assert not thread.is_alive(), "the gateway did not stop"
 
 
 def config_text(a: str, b: str, *, strategy="failover", timeout_s=2, retries=1, failures=2, cooldown_s=30,

@@ -22,7 +22,8 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 # The floors, lowest first (DESIGN.md: core → providers → calls/store → runner → evals/arena → report → cli).
 # A module is on the floor of its longest listed prefix. A module on no floor fails the test: give it one.
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
-    ("core", ("coderouge", "coderouge.types", "coderouge.errors", "coderouge.secrets", "coderouge.stats")),
+    ("core", ("coderouge", "coderouge.types", "coderouge.errors", "coderouge.secrets", "coderouge.stats",
+              "coderouge.net")),
     ("providers", ("coderouge.providers",)),
     ("calls and store", ("coderouge.calls", "coderouge.store")),
     ("runner", ("coderouge.runner",)),

@@ -3,7 +3,6 @@ resumable), have them judged, store the battles."""
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import itertools
 import json

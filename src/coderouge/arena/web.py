@@ -47,6 +47,7 @@ from starlette.routing import Route
 
 from ..calls import Calls, RunConfig
 from ..errors import UsageError
+from ..net import listen
 from ..providers import Provider, get_provider, pricing
 from ..store import Store
 from ..types import Request, Usage
@@ -442,18 +443,12 @@ def serve(store_path: str | None, models: list[str], prompts: list[PromptItem], 
     # refuse other Host names on every address: a web page cannot reach the arena by DNS rebinding
     app = create_app(store, models, prompts, min_vote_seconds=min_vote_seconds, seed=seed, max_tokens=max_tokens,
                      prompt_set=prompt_set, allowed_hosts=allowed_hosts_for(host), limits=limits)
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
-        sock.bind((host, port))
-    except OSError as e:
-        sock.close()
+        sock, root = listen(host, port)
+    except UsageError:
         store.close()
-        raise UsageError(f"cannot listen on {host}:{port}: {e.strerror or e}") from None
-    bound = sock.getsockname()[1]
-    shown_host = f"[{host}]" if family == socket.AF_INET6 else host
-    print(f"coderouge arena: vote at http://{shown_host}:{bound}/  ({len(models)} models, {len(prompts)} prompts; "
+        raise
+    print(f"coderouge arena: vote at {root}/  ({len(models)} models, {len(prompts)} prompts; "
           f"store {store.location}; Ctrl-C to stop)", flush=True)
     if not loopback:
         print("warning: listening beyond this machine: anyone who can reach it can vote", flush=True)

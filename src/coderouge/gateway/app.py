@@ -266,9 +266,7 @@ class Gateway:
             result = await self.calls.call(self._attempt_request(parsed, d))
             upstream = time.perf_counter() - up0
             if result.error is not None:
-                br.failure()
-                last = result.error
-                self.metrics.failure(parsed.route.name, d.name, result.error.kind)
+                last = self._failed(parsed, d, br, result.error)
                 continue
             br.success()
             c = result.completion
@@ -287,6 +285,12 @@ class Gateway:
                     "usage": _usage(c.usage)}
             return JSONResponse(body, headers=self._headers(d, total - upstream))
         return self._all_failed(parsed, key, last, t0)
+
+    def _failed(self, parsed: _Parsed, d: Deployment, br: CircuitBreaker, err: ProviderError) -> ProviderError:
+        """A deployment failed before anything reached the client: count it, and try the next one."""
+        br.failure()
+        self.metrics.failure(parsed.route.name, d.name, err.kind)
+        return err
 
     def _all_failed(self, parsed: _Parsed, key: K.Key | None, last: ProviderError | None, t0: float) -> Response:
         if last is None:
@@ -317,9 +321,7 @@ class Gateway:
                 first.cancel()
                 result = task.result()
                 if result.error is not None:
-                    br.failure()
-                    last = result.error
-                    self.metrics.failure(parsed.route.name, d.name, result.error.kind)
+                    last = self._failed(parsed, d, br, result.error)
                     continue
                 head = None
             else:

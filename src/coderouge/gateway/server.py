@@ -4,10 +4,9 @@ its routing."""
 from __future__ import annotations
 
 import random
-import socket
 from collections.abc import Callable
 
-from ..errors import UsageError
+from ..net import listen
 from ..store import Store
 from .app import check_prices, create_app, measured_quality
 from .config import GatewayConfig
@@ -40,18 +39,8 @@ def serve(config: GatewayConfig, store: Store, *, host: str = "127.0.0.1", port:
     import uvicorn
 
     app = create_app(config, store, require_keys=require_keys)
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-    except OSError as e:
-        sock.close()
-        raise UsageError(f"cannot listen on {host}:{port}: {e.strerror or e}") from None
-    bound = sock.getsockname()[1]
-    shown = f"[{host}]" if family == socket.AF_INET6 else host
-    say(f"coderouge gateway: http://{shown}:{bound}/v1  (routes: {', '.join(config.routes)}; store {store.location}; "
-        "Ctrl-C to stop)")
+    sock, root = listen(host, port)
+    say(f"coderouge gateway: {root}/v1  (routes: {', '.join(config.routes)}; store {store.location}; Ctrl-C to stop)")
     for d in check_prices(config):
         warn(f"{d} has no known price: keys with a budget are never routed to it (give prices with --prices FILE)")
     if not require_keys:

@@ -28,10 +28,10 @@ class PostgresBackend:
         self.location = self.url.set(drivername="postgresql").render_as_string(hide_password=True)
 
     def engine(self) -> Engine:
-        try:
-            import psycopg  # noqa: F401
-        except ImportError:
-            raise MissingPackageError("a PostgreSQL store needs psycopg: pip install 'coderouge[postgres]'") from None
+        import importlib.util
+
+        if importlib.util.find_spec("psycopg") is None:
+            raise MissingPackageError("a PostgreSQL store needs psycopg: pip install 'coderouge[postgres]'")
         return create_engine(self.url, poolclass=NullPool, connect_args={"connect_timeout": CONNECT_TIMEOUT_S})
 
     def lock_for_migration(self, conn: Connection) -> None:
