@@ -78,6 +78,16 @@ def raw(method: str, url: str, *, content: bytes | None = None, json_body=None, 
         return Reply(e.code, e.read().decode())
 
 
+def logged(store: Store, n: int) -> list[dict]:
+    """The request log once it holds n rows (the gateway writes them at the end of its event-loop turn,
+    which may come just after the client has its answer)."""
+    deadline = time.monotonic() + 10
+    while len(rows := store.gateway_requests()) < n:
+        assert time.monotonic() < deadline, f"{len(rows)} rows logged, expected {n}"
+        time.sleep(0.02)
+    return rows
+
+
 def client(url: str, key: str, **kw) -> openai.OpenAI:
     return openai.OpenAI(base_url=url + "/v1", api_key=key, max_retries=0, timeout=20, **kw)
 
@@ -161,7 +171,7 @@ def test_a_broken_stream_is_always_an_error_for_the_client(gw, fault):
                 got.append(c.choices[0].delta.content)
     assert got, "text had reached the client before the failure: no failover is allowed after the first byte"
     assert b.requests == []
-    rows = store.gateway_requests()
+    rows = logged(store, 1)
     assert rows[-1]["status"] == 502 and rows[-1]["error"].startswith("stream_")
 
 
@@ -229,7 +239,7 @@ def test_models_health_and_metrics(gw):
 def test_request_log_has_no_text_and_keys_list_their_spending(gw):
     url, key, a, _, store = gw
     ask(client(url, key), text="My secret plan is purple elephants")
-    rows = store.gateway_requests()
+    rows = logged(store, 1)
     assert rows and rows[-1]["status"] == 200 and rows[-1]["route"] == "chat" and rows[-1]["input_tokens"] == 1000
     assert "purple" not in json.dumps(rows) and key not in json.dumps(rows)
     (k,) = K.list_keys(store)
