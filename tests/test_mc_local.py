@@ -8,6 +8,7 @@ import pytest
 from test_mc_tasks import data_dir_with_hellaswag
 
 from coderouge.cli import main
+from coderouge.providers import get_provider
 
 pytestmark = pytest.mark.local_model
 
@@ -28,6 +29,7 @@ def test_every_mc_task_by_loglikelihood(tmp_path, monkeypatch, store_path, capsy
     # the short-prompt tasks on 4 items; MMLU (5-shot) and TruthfulQA (6-example primer, up to 13
     # answers) carry long contexts: 3 items, from a sample seed whose prompts are among the shorter
     # ones, keep this CPU test quick (every choice is a full forward pass of its context)
+    settings = get_provider("local/gemma-3-270m").scoring_settings()
     rows = _eval(["arc_easy", "arc_challenge", "piqa", "boolq", "winogrande", "hellaswag"], 4, capsys)
     rows |= _eval(["truthfulqa_mc1", "truthfulqa_mc2", "mmlu"], 3, capsys, seed=9)
     assert set(rows) == set(HEADLINE)
@@ -36,13 +38,14 @@ def test_every_mc_task_by_loglikelihood(tmp_path, monkeypatch, store_path, capsy
         assert r["method"] == "loglikelihood" and r["metric"] == HEADLINE[name], name
         assert r["n"] == want and r["errors"] == 0, (name, r)
         assert 0.0 <= r["value"] <= 1.0
-        assert r["settings"] == {"flash_attn": False} and r["prompt_format"], name  # recorded in the JSON too
+        # the scoring settings (what a cached log-likelihood depends on) are recorded in the JSON too
+        assert r["settings"] == settings and r["settings"]["flash_attn"] is False and r["prompt_format"], name
     assert rows["mmlu"]["shots"] == 5 and rows["winogrande"]["shots"] == 0
     assert 0.0 < rows["truthfulqa_mc2"]["value"] < 1.0  # a probability mass, not a 0/1 score
     con = sqlite3.connect(store_path)
     stored = {t: (json.loads(c), json.loads(r)) for t, c, r in con.execute("SELECT task, config_json, result_json FROM eval_runs")}
     for name, (cfg, res) in stored.items():
-        assert cfg["method"] == "loglikelihood" and cfg["flash_attn"] is False and cfg["prompt_format"], name
+        assert cfg["method"] == "loglikelihood" and cfg.items() >= settings.items() and cfg["prompt_format"], name
         assert "shots" in cfg and cfg["sample_seed"] in (1234, 9)
         assert "acc_norm" in res["extra_metrics"] and "acc" in res["extra_metrics"], name
     groups = stored["mmlu"][1]["groups"]
