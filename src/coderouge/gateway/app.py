@@ -20,7 +20,7 @@ import json
 import random
 import time
 import uuid
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -255,13 +255,17 @@ class Gateway:
         return Request(d.name, r.messages, max_tokens=r.max_tokens, temperature=r.temperature, top_p=r.top_p,
                        stop=r.stop, seed=r.seed)
 
+    def _closed_circuits(self, deps: list[Deployment]) -> Iterator[tuple[Deployment, CircuitBreaker]]:
+        """The deployments, in order, whose circuit lets a request through now."""
+        for d in deps:
+            br = self.breakers[d.name]
+            if br.allow():
+                yield d, br
+
     async def _complete(self, parsed: _Parsed, deps: list[Deployment], key: K.Key | None, redactor: Redactor | None,
                         t0: float) -> Response:
         last: ProviderError | None = None
-        for d in deps:
-            br = self.breakers[d.name]
-            if not br.allow():
-                continue
+        for d, br in self._closed_circuits(deps):
             up0 = time.perf_counter()
             result = await self.calls.call(self._attempt_request(parsed, d))
             upstream = time.perf_counter() - up0
@@ -308,10 +312,7 @@ class Gateway:
     async def _stream(self, parsed: _Parsed, deps: list[Deployment], key: K.Key | None, redactor: Redactor | None,
                       t0: float) -> Response:
         last: ProviderError | None = None
-        for d in deps:
-            br = self.breakers[d.name]
-            if not br.allow():
-                continue
+        for d, br in self._closed_circuits(deps):
             q: asyncio.Queue[str] = asyncio.Queue()
             up0 = time.perf_counter()
             task = asyncio.create_task(self.calls.call(self._attempt_request(parsed, d), on_text=q.put_nowait))
