@@ -64,8 +64,9 @@ def test_ctrl_c_stops_cleanly_and_resumes(tmp_path):
     task.write_text("".join(json.dumps({"id": f"q{i}", "prompt": f"say {i}", "check": {"type": "exact", "expected": f"say {i}"}}) + "\n" for i in range(n)))
     db = tmp_path / "store.db"
     env = {**os.environ, "CODEROUGE_STORE": str(db)}
-    cmd = [sys.executable, "-m", "coderouge", "eval", "fake/slow?latency=0.05", "--task", str(task), "--concurrency", "2"]
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # 150 calls of 0.2 s, two at a time: 15 s, so the interrupt (after 10) lands midway even on a loaded machine
+    cmd = [sys.executable, "-m", "coderouge", "eval", "fake/slow?latency=0.2", "--task", str(task)]
+    proc = subprocess.Popen(cmd + ["--concurrency", "2"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -87,7 +88,7 @@ def test_ctrl_c_stops_cleanly_and_resumes(tmp_path):
     con = sqlite3.connect(db)
     saved = con.execute("SELECT COUNT(*) FROM calls WHERE status='ok'").fetchone()[0]
     assert 10 <= saved < n
-    r = subprocess.run(cmd + ["--json"], env=env, capture_output=True, text=True, timeout=120)
+    r = subprocess.run(cmd + ["--json", "--concurrency", "32"], env=env, capture_output=True, text=True, timeout=120)
     assert r.returncode == 0 and json.loads(r.stdout)["results"][0]["n"] == n
     assert con.execute("SELECT COUNT(*) FROM calls WHERE status='ok'").fetchone()[0] == n
 
