@@ -34,6 +34,7 @@ bench: $(STAMP)
 	CODEROUGE_DATA=$(DATA) $(PY) benchmarks/loglik_throughput.py
 	$(PY) benchmarks/arena_ratings.py    # FastChat side by side: needs bash benchmarks/fastchat_peer_setup.sh once
 	CODEROUGE_DATA=$(DATA) $(PY) benchmarks/vs_lm_eval.py       # lm-evaluation-harness side by side (about 15 min): needs bash benchmarks/lmeval_peer_setup.sh once
+	CODEROUGE_DATA=$(DATA) $(PY) benchmarks/vs_lm_eval_hf.py    # lm-evaluation-harness's hf backend side by side (about 20 min): needs bash benchmarks/lmeval_hf_peer_setup.sh once
 
 clean:
 	rm -rf $(VENV) reports .pytest_cache

@@ -32,8 +32,9 @@ import time
 import urllib.request
 
 from coderouge.evals import get_task
-from coderouge.evals.engine import LETTERS
+from coderouge.evals.engine import LETTERS, EvalResult
 from coderouge.evals.run import evaluate_many
+from coderouge.evals.task_types import Task
 from coderouge.providers import get_provider
 from coderouge.providers.local import embedded_model_path
 from coderouge.runner import RunConfig
@@ -83,15 +84,28 @@ def wait_ready(url: str, proc: subprocess.Popen, timeout: float = 120) -> None:
     raise RuntimeError("llama_cpp.server did not answer within the time limit")
 
 
-def run_ours(items: int, seed: int) -> tuple[float, list[int], float]:
+def sample_items(items: int, seed: int) -> Task:
+    """The ARC-Easy items both sides see: coderouge's seeded sample of the test set."""
+    return get_task("arc_easy").sample(items, seed)
+
+
+def ours_result(items: int, seed: int, store_path: str | None = None) -> tuple[float, Task, EvalResult]:
+    """`coderouge eval local/gemma-3-270m --task arc_easy` on the sampled items, timed (the model is loaded
+    before the clock starts); a fresh store (at store_path, left for the caller to read, else a temporary
+    one), no cache."""
     get_provider(MODEL).loaded()  # type: ignore[attr-defined]  # the model is loaded before the clock starts
     with tempfile.TemporaryDirectory() as d:
-        store = Store(os.path.join(d, "ours.db"))
+        store = Store(store_path or os.path.join(d, "ours.db"))
         t0 = time.perf_counter()
-        task = get_task("arc_easy").sample(items, seed)
+        task = sample_items(items, seed)
         (res,) = evaluate_many([MODEL], [task], store, RunConfig(progress=False, use_cache=False))
         dt = time.perf_counter() - t0
         store.close()
+    return dt, task, res
+
+
+def ours_chosen(task: Task, res: EvalResult) -> list[int]:
+    """The choice coderouge picked (acc's argmax) per item, read back from its outcomes; -1 for an error."""
     chosen = []
     for it, o in zip(task.items, res.items):
         if o.status != "ok":
@@ -100,11 +114,17 @@ def run_ours(items: int, seed: int) -> tuple[float, list[int], float]:
             chosen.append(it.correct[0])
         else:  # "chose B, gold C"
             chosen.append(LETTERS.index(o.detail.split(",")[0].split()[-1]))
-    return dt, chosen, res.value
+    return chosen
 
 
-def run_peer(venv: str, items: int, seed: int, threads: int, workdir: str) -> tuple[float, list[int], float, int]:
-    task = get_task("arc_easy").sample(items, seed)
+def run_ours(items: int, seed: int) -> tuple[float, list[int], float]:
+    dt, task, res = ours_result(items, seed)
+    return dt, ours_chosen(task, res), res.value
+
+
+def write_peer_task(task: Task, workdir: str) -> str:
+    """Writes the items as a local JSON-lines file in ARC's own layout and lm-eval's arc_easy task pointed at
+    it (task name `arc_easy_local`); returns the folder to give lm_eval as --include_path."""
     data = os.path.join(workdir, "arc_easy_items.jsonl")
     with open(data, "w") as f:
         for it in task.items:
@@ -115,6 +135,24 @@ def run_peer(venv: str, items: int, seed: int, threads: int, workdir: str) -> tu
     os.makedirs(tasks_dir)
     with open(os.path.join(tasks_dir, "arc_easy_local.yaml"), "w") as f:
         f.write(TASK_YAML.format(data=data))
+    return tasks_dir
+
+
+def peer_samples(out: str) -> dict[str, dict]:
+    """lm_eval's --log_samples records for arc_easy_local under its --output_path, by item id."""
+    (samples_file,) = glob.glob(os.path.join(out, "**", "samples_arc_easy_local_*.jsonl"), recursive=True)
+    with open(samples_file) as f:
+        return {s["doc"]["id"]: s for s in map(json.loads, f)}
+
+
+def sample_logliks(s: dict) -> list[float]:
+    """The per-choice log-likelihoods in one lm_eval sample record."""
+    return [float(r[0][0] if isinstance(r[0], list) else r[0]) for r in s["filtered_resps"]]
+
+
+def run_peer(venv: str, items: int, seed: int, threads: int, workdir: str) -> tuple[float, list[int], float, int]:
+    task = sample_items(items, seed)
+    tasks_dir = write_peer_task(task, workdir)
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     gguf = str(embedded_model_path())
@@ -143,13 +181,10 @@ def run_peer(venv: str, items: int, seed: int, threads: int, workdir: str) -> tu
             server.wait(10)
         except subprocess.TimeoutExpired:
             os.killpg(server.pid, signal.SIGKILL)
-    (samples_file,) = glob.glob(os.path.join(out, "**", "samples_arc_easy_local_*.jsonl"), recursive=True)
     by_id = {}
-    with open(samples_file) as f:
-        for line in f:
-            s = json.loads(line)
-            lls = [float(r[0][0] if isinstance(r[0], list) else r[0]) for r in s["filtered_resps"]]
-            by_id[s["doc"]["id"]] = (max(range(len(lls)), key=lambda j: lls[j]), s["acc"])
+    for i, s in peer_samples(out).items():
+        lls = sample_logliks(s)
+        by_id[i] = (max(range(len(lls)), key=lambda j: lls[j]), s["acc"])
     chosen = [by_id[it.id][0] for it in task.items]
     acc = sum(by_id[it.id][1] for it in task.items) / len(task.items)
     return dt, chosen, acc, len(by_id)
