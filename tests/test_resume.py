@@ -3,7 +3,6 @@
 import json
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -69,13 +68,13 @@ def test_ctrl_c_stops_cleanly_and_resumes(tmp_path):
     proc = subprocess.Popen(cmd + ["--concurrency", "2"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if db.exists() and sqlite3.connect(db, timeout=5).execute("SELECT COUNT(*) FROM calls").fetchone()[0] >= 10:
-                    break
-            except sqlite3.OperationalError:
-                pass
+        seen = 0
+        while time.monotonic() < deadline and proc.poll() is None:
+            seen = _ok_calls(str(db))
+            if seen >= 10:
+                break
             time.sleep(0.02)
+        assert proc.poll() is None, f"the run ended before it could be interrupted (saw {seen} calls): {proc.communicate()}"
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=30)
     finally:
@@ -85,12 +84,11 @@ def test_ctrl_c_stops_cleanly_and_resumes(tmp_path):
     assert proc.returncode == 130, err
     assert "interrupted" in err and "Run the same command again to resume" in err
     assert "Traceback" not in err
-    con = sqlite3.connect(db)
-    saved = con.execute("SELECT COUNT(*) FROM calls WHERE status='ok'").fetchone()[0]
+    saved = _ok_calls(str(db))
     assert 10 <= saved < n
     r = subprocess.run(cmd + ["--json", "--concurrency", "32"], env=env, capture_output=True, text=True, timeout=120)
     assert r.returncode == 0 and json.loads(r.stdout)["results"][0]["n"] == n
-    assert con.execute("SELECT COUNT(*) FROM calls WHERE status='ok'").fetchone()[0] == n
+    assert _ok_calls(str(db)) == n
 
 
 @pytest.mark.local_model
