@@ -65,7 +65,10 @@ def test_ctrl_c_stops_cleanly_and_resumes(tmp_path):
     env = {**os.environ, "CODEROUGE_STORE": str(db)}
     # 150 calls of 0.2 s, two at a time: 15 s, so the interrupt (after 10) lands midway even on a loaded machine
     cmd = [sys.executable, "-m", "coderouge", "eval", "fake/slow?latency=0.2", "--task", str(task)]
-    proc = subprocess.Popen(cmd + ["--concurrency", "2"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # a shell that starts jobs in the background sets SIGINT to "ignore", and children inherit that: give the
+    # child the default disposition back, as a terminal would, so that Python installs its Ctrl-C handler
+    proc = subprocess.Popen(cmd + ["--concurrency", "2"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         deadline = time.monotonic() + 60
         seen = 0
