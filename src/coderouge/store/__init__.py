@@ -227,8 +227,6 @@ class Store:
                 c.execute(insert(T.calls), rows)
             self._pending = []
 
-    commit_batch = flush
-
     def close(self) -> None:
         with self._lock:
             try:
