@@ -210,8 +210,8 @@ def test_errors_in_openai_shape_and_the_gateway_keeps_serving(gw):
         client(url, key).chat.completions.create(model="nope", messages=[{"role": "user", "content": "x"}])
     assert e.value.body["param"] == "model"
     with pytest.raises(openai.BadRequestError) as e:
-        ask(client(url, key), tools=[{"type": "function", "function": {"name": "f", "parameters": {}}}])
-    assert e.value.body["param"] == "tools"
+        ask(client(url, key), logit_bias={"50256": -100})  # no deployment can honour it through coderouge
+    assert e.value.body["param"] == "logit_bias"
     h = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
     r = raw("POST", f"{url}/v1/chat/completions", content=b"{not json", headers=h)
     assert r.status_code == 400 and set(r.json()["error"]) == {"message", "type", "param", "code"}

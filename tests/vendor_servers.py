@@ -17,6 +17,10 @@ and answers from a script of behaviours given by the test, one per request:
                                                OpenAI `data: {"error": …}`
     ("stall", "Hello world", 5.0)              half the stream, then nothing for 5 s, then closed
     ("malformed", "Hello world")               half the stream, then a chunk that is not JSON
+    ("tools", [("get_weather", {"city": "Paris"})], {"text": "Let me look."})
+                                               tool calls in the vendor's streaming shape (the
+                                               arguments in pieces where the vendor streams them),
+                                               optionally after some text
 
 When the script is empty the server answers ("ok", "Hello world").
 Streams use HTTP/1.1 chunked transfer encoding with `Connection: close`; plain
@@ -189,6 +193,13 @@ class VendorServer:
             else:
                 h.write_chunk("data: {\"choices\": [{\"delta\": {\"content\": \"oops\"\n\n")
             raise _CutStream()
+        if kind == "tools":
+            opts = behaviour[2] if len(behaviour) > 2 else {}
+            h.start_stream()
+            for ev in self.tool_events(rec, behaviour[1], opts):
+                h.write_chunk(ev)
+            h.end_stream()
+            return
         if kind in ("ok", "cut", "truncate"):
             text = behaviour[1] if len(behaviour) > 1 else "Hello world, this is a longer answer"
             opts = behaviour[2] if len(behaviour) > 2 else {}
@@ -217,8 +228,17 @@ class VendorServer:
     def stream_events(self, rec: Recorded, pieces: list[str], opts: dict, final: bool = True) -> list[str]:
         raise NotImplementedError
 
+    def tool_events(self, rec: Recorded, calls: list[tuple[str, dict]], opts: dict) -> list[str]:
+        raise NotImplementedError
+
     def respond_other(self, h: _Handler, rec: Recorded, behaviour: tuple) -> None:
         raise ValueError(f"unknown behaviour {behaviour!r}")
+
+
+def _halves(text: str) -> list[str]:
+    """A JSON text in two pieces, as vendors stream arguments."""
+    mid = len(text) // 2
+    return [text[:mid], text[mid:]]
 
 
 def _split(text: str) -> list[str]:
@@ -278,6 +298,25 @@ class OpenAIServer(VendorServer):
         out.append(_sse("[DONE]"))
         return out
 
+    def tool_events(self, rec: Recorded, calls: list[tuple[str, dict]], opts: dict) -> list[str]:
+        model = rec.body.get("model", "test-model") if isinstance(rec.body, dict) else "test-model"
+        base = {"id": "chatcmpl-test", "object": "chat.completion.chunk", "created": 1700000000, "model": model}
+
+        def ev(delta: dict, finish: str | None = None) -> str:
+            return _sse({**base, "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}]})
+
+        out = [ev({"role": "assistant", "content": opts.get("text")})]
+        for i, (name, args) in enumerate(calls):
+            out.append(ev({"tool_calls": [{"index": i, "id": f"call_{i}_{name}", "type": "function",
+                                           "function": {"name": name, "arguments": ""}}]}))
+            for piece in _halves(json.dumps(args)):
+                out.append(ev({"tool_calls": [{"index": i, "function": {"arguments": piece}}]}))
+        out.append(ev({}, "tool_calls"))
+        out.append(_sse({**base, "choices": [], "usage": {"prompt_tokens": 20, "completion_tokens": 10,
+                                                           "total_tokens": 30}}))
+        out.append(_sse("[DONE]"))
+        return out
+
 
     def respond_other(self, h: _Handler, rec: Recorded, behaviour: tuple) -> None:
         if behaviour[0] == "error_event":  # a 200 stream that carries an error object mid-way
@@ -334,6 +373,33 @@ class AnthropicServer(VendorServer):
         out.append(_sse({"type": "message_stop"}, "message_stop"))
         return out
 
+    def tool_events(self, rec: Recorded, calls: list[tuple[str, dict]], opts: dict) -> list[str]:
+        model = rec.body.get("model", "test-model") if isinstance(rec.body, dict) else "test-model"
+        out = [_sse({"type": "message_start", "message": {
+            "id": "msg_test", "type": "message", "role": "assistant", "model": model, "content": [],
+            "stop_reason": None, "stop_sequence": None, "usage": {"input_tokens": 20, "output_tokens": 1}}},
+            "message_start")]
+        index = 0
+        if opts.get("text"):
+            out.append(_sse({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+                            "content_block_start"))
+            out.append(_sse({"type": "content_block_delta", "index": 0,
+                             "delta": {"type": "text_delta", "text": opts["text"]}}, "content_block_delta"))
+            out.append(_sse({"type": "content_block_stop", "index": 0}, "content_block_stop"))
+            index = 1
+        for i, (name, args) in enumerate(calls):
+            out.append(_sse({"type": "content_block_start", "index": index, "content_block": {
+                "type": "tool_use", "id": f"toolu_{i}_{name}", "name": name, "input": {}}}, "content_block_start"))
+            for piece in _halves(json.dumps(args)):
+                out.append(_sse({"type": "content_block_delta", "index": index,
+                                 "delta": {"type": "input_json_delta", "partial_json": piece}}, "content_block_delta"))
+            out.append(_sse({"type": "content_block_stop", "index": index}, "content_block_stop"))
+            index += 1
+        out.append(_sse({"type": "message_delta", "delta": {"stop_reason": "tool_use", "stop_sequence": None},
+                         "usage": {"output_tokens": 10}}, "message_delta"))
+        out.append(_sse({"type": "message_stop"}, "message_stop"))
+        return out
+
     def respond_other(self, h: _Handler, rec: Recorded, behaviour: tuple) -> None:
         if behaviour[0] == "error_event":
             etype = behaviour[1] if len(behaviour) > 1 else "overloaded_error"
@@ -382,4 +448,15 @@ class GeminiServer(VendorServer):
                                              "finishReason": opts.get("stop", "STOP"), "index": 0}],
                              "usageMetadata": {"promptTokenCount": inp, "candidatesTokenCount": outp,
                                                "totalTokenCount": inp + outp}}))
+        return out
+
+    def tool_events(self, rec: Recorded, calls: list[tuple[str, dict]], opts: dict) -> list[str]:
+        out = []
+        if opts.get("text"):
+            out.append(_sse({"candidates": [{"content": {"role": "model", "parts": [{"text": opts["text"]}]},
+                                             "index": 0}], "usageMetadata": {"promptTokenCount": 20}}))
+        parts = [{"functionCall": {"name": name, "args": args}} for name, args in calls]
+        out.append(_sse({"candidates": [{"content": {"role": "model", "parts": parts}, "finishReason": "STOP",
+                                         "index": 0}],
+                         "usageMetadata": {"promptTokenCount": 20, "candidatesTokenCount": 10, "totalTokenCount": 30}}))
         return out

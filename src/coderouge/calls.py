@@ -33,7 +33,7 @@ from .errors import ProviderError, ProviderTimeout, RateLimitError, StoreError
 from .providers import Provider, get_provider
 from .secrets import redact
 from .store import Store
-from .types import Completion, Request
+from .types import Completion, Request, ToolCallDelta
 
 T = TypeVar("T")
 
@@ -266,21 +266,25 @@ class Calls:
 
     # --- one call, streamed or not --------------------------------------------------------------
     async def call(self, request: Request, *, on_text: Callable[[str], None] | None = None,
+                   on_tool: Callable[[ToolCallDelta], None] | None = None,
                    use_cache: bool | None = None, key: str | None = None) -> Result:
-        """One model call. With `on_text`, the answer is streamed to it as it comes; such a call is retried
-        only while nothing has reached `on_text` yet (a caller never sees a half answer twice)."""
+        """One model call. With `on_text` (and `on_tool` for tool calls), the answer is streamed to it as it
+        comes; such a call is retried only while nothing has reached the caller yet (a caller never sees a
+        half answer twice). A request with tools is never answered from the store (which keeps the text)."""
         provider = self.provider(request.model)
         key = key or request.key(provider.base_url)
-        if (self.config.use_cache if use_cache is None else use_cache) and self.store is not None:
+        cache = self.config.use_cache if use_cache is None else use_cache
+        if cache and self.store is not None and not request.tools:
             hit = self.store.cached([key]).get(key)
             if hit is not None:
                 if on_text is not None:
                     on_text(hit.text)
                 return Result(request, key, hit, None, 0)
-        return await self._call(request, key, provider, on_text)
+        return await self._call(request, key, provider, on_text, on_tool)
 
     async def _call(self, request: Request, key: str, provider: Provider,
-                    on_text: Callable[[str], None] | None = None) -> Result:
+                    on_text: Callable[[str], None] | None = None,
+                    on_tool: Callable[[ToolCallDelta], None] | None = None) -> Result:
         emitted = False
 
         def relay(text: str) -> None:
@@ -289,11 +293,18 @@ class Calls:
             assert on_text is not None
             on_text(text)
 
+        def relay_tool(delta: ToolCallDelta) -> None:
+            nonlocal emitted
+            emitted = True
+            assert on_tool is not None
+            on_tool(delta)
+
         def after(n: int, completion: Completion | None, err: ProviderError | None) -> None:
             self._record(key, request, provider.base_url, n, completion, err)
 
         completion, err, n = await self._attempts(
-            provider, lambda: provider.generate(request, on_text=relay if on_text else None), after,
+            provider, lambda: provider.generate(request, on_text=relay if on_text else None,
+                                                on_tool=relay_tool if on_tool else None), after,
             may_retry=lambda: not emitted)
         return Result(request, key, completion, err, n)
 

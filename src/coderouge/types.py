@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from typing import Any, Literal
 
-Role = Literal["system", "user", "assistant"]
+Role = Literal["system", "user", "assistant", "tool"]
 
 # The verdict of a pairwise battle (FastChat's clean_battle values), defined once, and what each means
 # for model_a when battles are rated: a win, a loss, or half of each. The store's schema checks the
@@ -45,9 +45,36 @@ Part = TextPart | ImagePart
 
 
 @dataclass(frozen=True)
+class ToolCall:
+    """A function the model asked to call: `arguments` is the JSON text the model wrote."""
+
+    id: str
+    name: str
+    arguments: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "type": "function", "function": {"name": self.name, "arguments": self.arguments}}
+
+
+@dataclass(frozen=True)
+class ToolCallDelta:
+    """A piece of a streamed tool call: the `index`-th call of the answer; `id` and `name` come with its
+    first piece, `arguments` grows piece by piece (OpenAI's streaming shape)."""
+
+    index: int
+    id: str | None = None
+    name: str | None = None
+    arguments: str = ""
+
+
+@dataclass(frozen=True)
 class Message:
+    """A turn. An assistant turn may carry `tool_calls`; a `tool` turn answers one (`tool_call_id`)."""
+
     role: Role
     content: str | tuple[Part, ...]
+    tool_calls: tuple[ToolCall, ...] = ()
+    tool_call_id: str | None = None
 
     @property
     def text(self) -> str:
@@ -63,28 +90,37 @@ class Message:
         return tuple(p for p in self.content if isinstance(p, ImagePart))
 
     def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any]
         if isinstance(self.content, str):
-            return {"role": self.role, "content": self.content}
-        parts = []
-        for p in self.content:
-            if isinstance(p, TextPart):
-                parts.append({"type": "text", "text": p.text})
-            else:
-                parts.append({"type": "image", "url": p.url, "data_b64": p.data_b64, "media_type": p.media_type})
-        return {"role": self.role, "content": parts}
+            out = {"role": self.role, "content": self.content}
+        else:
+            parts = []
+            for p in self.content:
+                if isinstance(p, TextPart):
+                    parts.append({"type": "text", "text": p.text})
+                else:
+                    parts.append({"type": "image", "url": p.url, "data_b64": p.data_b64, "media_type": p.media_type})
+            out = {"role": self.role, "content": parts}
+        if self.tool_calls:  # only when set, so the JSON (and cache keys) of plain turns stay as they were
+            out["tool_calls"] = [t.to_json() for t in self.tool_calls]
+        if self.tool_call_id is not None:
+            out["tool_call_id"] = self.tool_call_id
+        return out
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> "Message":
         content = d["content"]
+        calls = tuple(ToolCall(t["id"], t["function"]["name"], t["function"]["arguments"])
+                      for t in d.get("tool_calls") or ())
         if isinstance(content, str):
-            return cls(d["role"], content)
+            return cls(d["role"], content, calls, d.get("tool_call_id"))
         parts: list[Part] = []
         for p in content:
             if p.get("type") == "text":
                 parts.append(TextPart(p["text"]))
             else:
                 parts.append(ImagePart(url=p.get("url"), data_b64=p.get("data_b64"), media_type=p.get("media_type", "image/png")))
-        return cls(d["role"], tuple(parts))
+        return cls(d["role"], tuple(parts), calls, d.get("tool_call_id"))
 
 
 def user(text: str) -> Message:
@@ -110,6 +146,23 @@ class Request:
     # completion mode: a base model continues the last user message as written (few-shot "Q: … A:",
     # code to complete); chat models still get it as a user message
     raw: bool = False
+    # OpenAI's shapes, as canonical JSON text (so a request stays hashable): the `tools` list of
+    # {"type": "function", "function": {name, description, parameters}}, `tool_choice` ("auto", "none",
+    # "required" or {"type": "function", "function": {"name"}}), `response_format` ({"type": "json_object"}
+    # or {"type": "json_schema", "json_schema": {name, schema, strict}}). Each provider translates them.
+    tools: str | None = None
+    tool_choice: str | None = None
+    response_format: str | None = None
+
+    def tool_list(self) -> list[dict[str, Any]]:
+        """The tools' functions: [{name, description, parameters}]."""
+        return [t["function"] for t in json.loads(self.tools)] if self.tools else []
+
+    def tool_choice_value(self) -> Any:
+        return json.loads(self.tool_choice) if self.tool_choice else None
+
+    def response_format_value(self) -> dict[str, Any] | None:
+        return json.loads(self.response_format) if self.response_format else None
 
     def params(self) -> dict[str, Any]:
         return {
@@ -120,6 +173,9 @@ class Request:
             "seed": self.seed,
             "sample": self.sample,
             **({"raw": True} if self.raw else {}),  # only when set, so earlier cache keys stay valid
+            **({"tools": json.loads(self.tools)} if self.tools else {}),
+            **({"tool_choice": json.loads(self.tool_choice)} if self.tool_choice else {}),
+            **({"response_format": json.loads(self.response_format)} if self.response_format else {}),
         }
 
     @cached_property
@@ -153,6 +209,7 @@ class Chunk:
     text: str = ""
     usage: Usage | None = None
     stop_reason: str | None = None
+    tool_call: ToolCallDelta | None = None
 
 
 @dataclass(frozen=True)
@@ -165,8 +222,12 @@ class Completion:
     latency_s: float = 0.0
     cost_usd: float | None = None
     cached: bool = False
+    tool_calls: tuple[ToolCall, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
         d.pop("cached")
+        d["tool_calls"] = [t.to_json() for t in self.tool_calls]
+        if not self.tool_calls:
+            d.pop("tool_calls")
         return d

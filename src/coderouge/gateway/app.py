@@ -33,7 +33,7 @@ from ..calls import Calls, Result, RunConfig
 from ..errors import GatewayError, ProviderError
 from ..providers import Provider, get_provider, pricing
 from ..store import Store
-from ..types import ImagePart, Message, Request, TextPart, Usage
+from ..types import ImagePart, Message, Request, TextPart, ToolCall, ToolCallDelta, Usage
 from . import keys as K
 from .config import Deployment, GatewayConfig, Route
 from .metrics import Metrics
@@ -42,12 +42,13 @@ from .routing import CircuitBreaker, Latencies, Measured, allowed, order
 
 KEY_CACHE_S = 2.0  # how long a key lookup is reused (a revocation takes effect within this)
 FINISH = {"stop": "stop", "max_tokens": "length", "length": "length", "content_filter": "content_filter",
-          "end_turn": "stop", "stop_sequence": "stop"}
-# accepted and passed on as coderouge request fields
+          "end_turn": "stop", "stop_sequence": "stop", "tool_calls": "tool_calls"}
+# accepted and passed on as coderouge request fields (tools and response_format only to the deployments
+# whose provider can honour them)
 PASSED = {"model", "messages", "stream", "stream_options", "temperature", "top_p", "max_tokens",
-          "max_completion_tokens", "stop", "seed", "user", "n"}
+          "max_completion_tokens", "stop", "seed", "user", "n", "tools", "tool_choice", "response_format"}
 # OpenAI parameters no deployment can honour through coderouge yet: refused, naming the parameter
-REFUSED = {"tools", "tool_choice", "functions", "function_call", "response_format", "logprobs", "top_logprobs",
+REFUSED = {"functions", "function_call", "logprobs", "top_logprobs",
            "logit_bias", "parallel_tool_calls", "audio", "modalities", "prediction"}
 
 
@@ -66,7 +67,6 @@ class _Parsed:
     request: Request  # with the route's name as model, redacted
     stream: bool
     include_usage: bool
-    has_images: bool
     redactor: Redactor | None  # this request's placeholders (each request has its own)
 
 
@@ -189,8 +189,9 @@ class Gateway:
         so = data.get("stream_options") or {}
         if not isinstance(so, dict):
             raise APIError(400, "'stream_options' must be an object", param="stream_options")
+        params.update(_tools(data))
         req = Request(model, messages, **params)
-        return _Parsed(route, req, stream, bool(so.get("include_usage")), any(m.images for m in messages), redactor)
+        return _Parsed(route, req, stream, bool(so.get("include_usage")), redactor)
 
     def _deployments(self, parsed: _Parsed, key: K.Key | None) -> list[Deployment]:
         deps = order(parsed.route, rng=self.rng, latencies=self.latencies, measured=self._measured(parsed.route))
@@ -205,12 +206,16 @@ class Gateway:
             if not deps:
                 raise APIError(403, f"no deployment of route '{parsed.route.name}' has a known price, so this key's "
                                     "budget could not count its cost", code="unpriced_route", type_="permission_error")
-        if parsed.has_images:
-            deps = [d for d in deps if self.providers[d.name].supports_images]
-            if not deps:
-                raise APIError(400, f"no deployment of route '{parsed.route.name}' accepts images",
-                               param="messages", code="unsupported_parameter")
-        return deps
+        # only the deployments that can honour every parameter; none left: a 400 naming the parameter
+        probe = self._attempt_request(parsed, deps[0]) if deps else parsed.request
+        able = [d for d in deps if self.providers[d.name].unsupported(probe) is None]
+        if deps and not able:
+            missing = self.providers[deps[0].name].unsupported(probe)
+            param = {"images": "messages", "tools": "tools"}.get(missing or "", missing)
+            what = "accepts images" if missing == "images" else f"supports '{missing}'"
+            raise APIError(400, f"no deployment of route '{parsed.route.name}' {what}", param=param,
+                           code="unsupported_parameter")
+        return able
 
     def _measured(self, route: Route) -> dict[str, Measured] | None:
         if route.strategy != "cheapest" or route.quality is None:
@@ -253,7 +258,8 @@ class Gateway:
     def _attempt_request(self, parsed: _Parsed, d: Deployment) -> Request:
         r = parsed.request
         return Request(d.name, r.messages, max_tokens=r.max_tokens, temperature=r.temperature, top_p=r.top_p,
-                       stop=r.stop, seed=r.seed)
+                       stop=r.stop, seed=r.seed, tools=r.tools, tool_choice=r.tool_choice,
+                       response_format=r.response_format)
 
     def _closed_circuits(self, deps: list[Deployment]) -> Iterator[tuple[Deployment, CircuitBreaker]]:
         """The deployments, in order, whose circuit lets a request through now."""
@@ -275,7 +281,8 @@ class Gateway:
             br.success()
             c = result.completion
             assert c is not None
-            text = redactor.restore(c.text) if (redactor and self.config.redaction.restore) else c.text
+            restore = redactor is not None and self.config.redaction.restore
+            text = redactor.restore(c.text) if restore else c.text
             if c.ttft_s is not None:
                 self.latencies.add(d.name, c.ttft_s)
             cost = self._cost(d, c.usage)
@@ -284,7 +291,7 @@ class Gateway:
             self.metrics.success(parsed.route.name, d.name, total, c.ttft_s, c.usage, cost)
             body = {"id": f"chatcmpl-{uuid.uuid4().hex}", "object": "chat.completion", "created": int(time.time()),
                     "model": parsed.route.name,
-                    "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
+                    "choices": [{"index": 0, "message": _answer_message(c, text, redactor if restore else None),
                                  "finish_reason": FINISH.get(c.stop_reason or "stop", "stop")}],
                     "usage": _usage(c.usage)}
             return JSONResponse(body, headers=self._headers(d, total - upstream))
@@ -313,9 +320,10 @@ class Gateway:
                       t0: float) -> Response:
         last: ProviderError | None = None
         for d, br in self._closed_circuits(deps):
-            q: asyncio.Queue[str] = asyncio.Queue()
+            q: asyncio.Queue[str | ToolCallDelta] = asyncio.Queue()
             up0 = time.perf_counter()
-            task = asyncio.create_task(self.calls.call(self._attempt_request(parsed, d), on_text=q.put_nowait))
+            task = asyncio.create_task(self.calls.call(self._attempt_request(parsed, d), on_text=q.put_nowait,
+                                                       on_tool=q.put_nowait))
             first = asyncio.create_task(q.get())
             done, _ = await asyncio.wait({task, first}, return_when=asyncio.FIRST_COMPLETED)
             if first not in done:  # ended before a single piece of text: fail over, or answer an empty text
@@ -333,10 +341,12 @@ class Gateway:
         return self._all_failed(parsed, key, last, t0)
 
     async def _sse(self, parsed: _Parsed, d: Deployment, key: K.Key | None, redactor: Redactor | None, t0: float,
-                   head: str | None, q: asyncio.Queue[str], task: asyncio.Task[Result],
+                   head: str | ToolCallDelta | None, q: asyncio.Queue[str | ToolCallDelta], task: asyncio.Task[Result],
                    br: CircuitBreaker) -> AsyncIterator[str]:
         cid, created, route = f"chatcmpl-{uuid.uuid4().hex}", int(time.time()), parsed.route.name
-        restorer = redactor.restorer() if (redactor and self.config.redaction.restore) else None
+        restore = redactor is not None and self.config.redaction.restore
+        restorer = redactor.restorer() if (redactor and restore) else None
+        arg_restorers: dict[int, Any] = {}  # a tool call's arguments are restored on their own
 
         def chunk(delta: dict[str, Any], finish: str | None = None, usage: Usage | None = None) -> str:
             body: dict[str, Any] = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": route,
@@ -345,8 +355,18 @@ class Gateway:
                 body["choices"], body["usage"] = [], _usage(usage)
             return f"data: {json.dumps(body, ensure_ascii=False)}\n\n"
 
-        def out(text: str) -> str | None:
-            t = restorer.feed(text) if restorer else text
+        def out(piece: str | ToolCallDelta) -> str | None:
+            if isinstance(piece, ToolCallDelta):
+                args = piece.arguments
+                if redactor is not None and restore:
+                    args = arg_restorers.setdefault(piece.index, redactor.restorer()).feed(args)
+                call: dict[str, Any] = {"index": piece.index, "function": {"arguments": args}}
+                if piece.id is not None:
+                    call["id"], call["type"] = piece.id, "function"
+                if piece.name is not None:
+                    call["function"]["name"] = piece.name
+                return chunk({"tool_calls": [call]})
+            t = restorer.feed(piece) if restorer else piece
             return chunk({"content": t}) if t else None
 
         ttft = time.perf_counter() - t0 if head is not None else None
@@ -378,6 +398,10 @@ class Gateway:
             rest = restorer.flush()
             if rest:
                 yield chunk({"content": rest})
+        for index, r in sorted(arg_restorers.items()):
+            rest = r.flush()
+            if rest:
+                yield chunk({"tool_calls": [{"index": index, "function": {"arguments": rest}}]})
         total = time.perf_counter() - t0
         if result.error is not None:
             br.failure()
@@ -471,12 +495,28 @@ def _message(m: Any, i: int, redactor: Redactor | None) -> Message:
     role = m.get("role")
     if role == "developer":
         role = "system"
-    if role not in ("system", "user", "assistant"):
-        raise APIError(400, f"{where}.role must be system, user or assistant (got {role!r})", param=f"{where}.role")
+    if role not in ("system", "user", "assistant", "tool"):
+        raise APIError(400, f"{where}.role must be system, user, assistant or tool (got {role!r})",
+                       param=f"{where}.role")
     content = m.get("content")
     red = redactor.redact if redactor else (lambda t: t)
+    if role == "tool":
+        tid = m.get("tool_call_id")
+        if not isinstance(tid, str) or not tid:
+            raise APIError(400, f"{where}.tool_call_id is required in a tool message", param=f"{where}.tool_call_id")
+        if isinstance(content, list):  # text parts only
+            if not all(isinstance(p, dict) and p.get("type") == "text" and isinstance(p.get("text"), str)
+                       for p in content):
+                raise APIError(400, f"{where}.content must be a string or text parts", param=f"{where}.content")
+            content = "".join(p["text"] for p in content)
+        if not isinstance(content, str):
+            raise APIError(400, f"{where}.content must be a string", param=f"{where}.content")
+        return Message("tool", red(content), tool_call_id=tid)
+    calls = _tool_calls(m, where, red) if role == "assistant" else ()
+    if calls and content in (None, ""):
+        return Message(role, "", calls)
     if isinstance(content, str):
-        return Message(role, red(content))
+        return Message(role, red(content), calls)
     if not isinstance(content, list) or not content:
         raise APIError(400, f"{where}.content must be a string or a list of parts", param=f"{where}.content")
     parts: list[TextPart | ImagePart] = []
@@ -494,7 +534,80 @@ def _message(m: Any, i: int, redactor: Redactor | None) -> Message:
                 parts.append(ImagePart(url=url))
         else:
             raise APIError(400, f"{pw} must be a text or image_url part", param=pw)
-    return Message(role, tuple(parts))
+    return Message(role, tuple(parts), calls)
+
+
+def _tool_calls(m: dict[str, Any], where: str, red: Any) -> tuple[ToolCall, ...]:
+    raw = m.get("tool_calls")
+    if raw in (None, []):
+        return ()
+    if not isinstance(raw, list):
+        raise APIError(400, f"{where}.tool_calls must be a list", param=f"{where}.tool_calls")
+    out = []
+    for j, t in enumerate(raw):
+        tw = f"{where}.tool_calls[{j}]"
+        fn = t.get("function") if isinstance(t, dict) else None
+        if not (isinstance(fn, dict) and isinstance(t.get("id"), str) and isinstance(fn.get("name"), str)
+                and isinstance(fn.get("arguments"), str)):
+            raise APIError(400, f"{tw} must be {{id, type: function, function: {{name, arguments}}}}", param=tw)
+        out.append(ToolCall(t["id"], fn["name"], red(fn["arguments"])))
+    return tuple(out)
+
+
+def _canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _tools(data: dict[str, Any]) -> dict[str, str]:
+    """`tools`, `tool_choice` and `response_format`, checked against OpenAI's shapes, as canonical JSON."""
+    out: dict[str, str] = {}
+    tools = data.get("tools")
+    names: set[str] = set()
+    if tools not in (None, []):
+        if not isinstance(tools, list):
+            raise APIError(400, "'tools' must be a list of {type: function, function: {name, parameters}}",
+                           param="tools")
+        for i, t in enumerate(tools):
+            fn = t.get("function") if isinstance(t, dict) else None
+            if not (isinstance(t, dict) and t.get("type") == "function" and isinstance(fn, dict)
+                    and isinstance(fn.get("name"), str) and fn["name"]):
+                raise APIError(400, f"tools[{i}] must be {{type: function, function: {{name, parameters}}}}",
+                               param=f"tools[{i}]")
+            if fn.get("parameters") is not None and not isinstance(fn["parameters"], dict):
+                raise APIError(400, f"tools[{i}].function.parameters must be a JSON schema object",
+                               param=f"tools[{i}].function.parameters")
+            names.add(fn["name"])
+        out["tools"] = _canonical(tools)
+    choice = data.get("tool_choice")
+    if choice is not None:
+        ok = choice in ("auto", "none", "required") or (
+            isinstance(choice, dict) and choice.get("type") == "function" and isinstance(choice.get("function"), dict)
+            and choice["function"].get("name") in names)
+        if not ok:
+            raise APIError(400, "'tool_choice' must be auto, none, required or {type: function, function: {name}} "
+                                "naming one of the tools", param="tool_choice")
+        if choice != "none" and not names:
+            raise APIError(400, "'tool_choice' needs 'tools'", param="tool_choice")
+        out["tool_choice"] = _canonical(choice)
+    fmt = data.get("response_format")
+    if fmt is not None:
+        kind = fmt.get("type") if isinstance(fmt, dict) else None
+        if kind not in ("text", "json_object", "json_schema") or (
+                kind == "json_schema" and not isinstance(fmt.get("json_schema"), dict)):
+            raise APIError(400, "'response_format' must be {type: text}, {type: json_object} or "
+                                "{type: json_schema, json_schema: {name, schema}}", param="response_format")
+        if kind != "text":
+            out["response_format"] = _canonical(fmt)
+    return out
+
+
+def _answer_message(c: Any, text: str, redactor: Redactor | None) -> dict[str, Any]:
+    msg: dict[str, Any] = {"role": "assistant", "content": text}
+    if c.tool_calls:
+        msg["content"] = text or None
+        msg["tool_calls"] = [ToolCall(t.id, t.name, redactor.restore(t.arguments) if redactor else t.arguments).to_json()
+                             for t in c.tool_calls]
+    return msg
 
 
 def _usage(u: Usage) -> dict[str, int]:

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from ..errors import StreamCutError, UnsupportedError
-from ..types import Chunk, Completion, Request, Usage
+from ..types import Chunk, Completion, Request, ToolCall, ToolCallDelta, Usage
 from . import pricing
 
 
@@ -18,6 +18,8 @@ class Provider(ABC):
 
     provider: ClassVar[str] = ""
     supports_images: ClassVar[bool] = False
+    supports_tools: ClassVar[bool] = False  # `tools`/`tool_choice` and tool turns in the messages
+    supports_response_format: ClassVar[bool] = False  # JSON mode / JSON schema answers
     default_concurrency: ClassVar[int] = 8
 
     @property
@@ -38,12 +40,28 @@ class Provider(ABC):
     def stream(self, request: Request) -> AsyncIterator[Chunk]:
         """Yield the answer in chunks; the last may carry usage and stop reason. Raise ProviderError on failure."""
 
-    async def generate(self, request: Request, on_text: Callable[[str], None] | None = None) -> Completion:
+    def unsupported(self, request: Request) -> str | None:
+        """The first parameter of `request` this provider cannot honour (None when it can honour all)."""
         if not self.supports_images and any(m.images for m in request.messages):
+            return "images"
+        if not self.supports_tools and (request.tools or request.tool_choice
+                                        or any(m.tool_calls or m.role == "tool" for m in request.messages)):
+            return "tools"
+        if not self.supports_response_format and request.response_format:
+            return "response_format"
+        return None
+
+    async def generate(self, request: Request, on_text: Callable[[str], None] | None = None,
+                       on_tool: Callable[[ToolCallDelta], None] | None = None) -> Completion:
+        missing = self.unsupported(request)
+        if missing == "images":
             raise UnsupportedError(f"{self.name} does not accept image inputs", provider=self.provider)
+        if missing:
+            raise UnsupportedError(f"{self.name} does not support '{missing}'", provider=self.provider)
         start = time.perf_counter()
         ttft: float | None = None
         parts: list[str] = []
+        calls: dict[int, list[str]] = {}  # index → [id, name, arguments so far]
         usage: Usage | None = None
         stop: str | None = None
         async for chunk in self.stream(request):
@@ -53,6 +71,16 @@ class Provider(ABC):
                 parts.append(chunk.text)
                 if on_text:
                     on_text(chunk.text)
+            if chunk.tool_call is not None:
+                d = chunk.tool_call
+                if ttft is None:
+                    ttft = time.perf_counter() - start
+                acc = calls.setdefault(d.index, ["", "", ""])
+                acc[0] = d.id or acc[0]
+                acc[1] = d.name or acc[1]
+                acc[2] += d.arguments
+                if on_tool:
+                    on_tool(d)
             if chunk.usage is not None:
                 usage = chunk.usage
             if chunk.stop_reason is not None:
@@ -69,6 +97,7 @@ class Provider(ABC):
             ttft_s=ttft,
             latency_s=latency,
             cost_usd=pricing.cost(self.provider, self.model, usage),
+            tool_calls=tuple(ToolCall(a[0] or f"call_{i}", a[1], a[2]) for i, a in sorted(calls.items())),
         )
 
     # --- declared capabilities (methods, never attributes probed with hasattr) -------------------

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import base64
 import enum
+import json
 import re
 from collections.abc import AsyncIterator
 from typing import Any
 
 from ..errors import ProviderError, StreamCutError, UsageError, parse_retry_after
-from ..types import Chunk, ImagePart, Message, Request, Usage
+from ..types import Chunk, ImagePart, Message, Request, ToolCallDelta, Usage
 from ._sdk import SDKProvider, close_quietly, map_sdk_error
 
 PROVIDER = "gemini"
@@ -40,6 +41,48 @@ def _parts(m: Message) -> list[Any]:
         else:
             parts.append(types.Part(inline_data=types.Blob(data=base64.b64decode(p.data_b64 or ""), mime_type=p.media_type)))
     return parts
+
+
+def _contents(request: Request) -> list[Any]:
+    """OpenAI-shaped turns as Gemini contents: tool calls become `function_call` parts of a model turn, tool
+    answers `function_response` parts of a user turn (Gemini names the function, OpenAI the call's id)."""
+    from google.genai import types
+
+    names: dict[str, str] = {}
+    out: list[Any] = []
+    for m in request.messages:
+        if m.role == "system":
+            continue
+        if m.role == "tool":
+            part = types.Part(function_response=types.FunctionResponse(
+                id=m.tool_call_id, name=names.get(m.tool_call_id or "", ""), response={"result": m.text}))
+            if out and out[-1].role == "user" and all(p.function_response for p in out[-1].parts or ()):
+                out[-1].parts.append(part)
+            else:
+                out.append(types.Content(role="user", parts=[part]))
+            continue
+        parts = _parts(m) if m.text or m.images or not m.tool_calls else []
+        for t in m.tool_calls:
+            names[t.id] = t.name
+            try:
+                args = json.loads(t.arguments or "{}")
+            except ValueError:
+                args = {}
+            parts.append(types.Part(function_call=types.FunctionCall(id=t.id, name=t.name, args=args)))
+        out.append(types.Content(role="model" if m.role == "assistant" else "user", parts=parts))
+    return out
+
+
+def _tool_config(choice: Any) -> Any:
+    from google.genai import types
+
+    if choice is None:
+        return None
+    if isinstance(choice, dict):
+        return types.ToolConfig(function_calling_config=types.FunctionCallingConfig(
+            mode="ANY", allowed_function_names=[choice["function"]["name"]]))
+    mode = {"auto": "AUTO", "required": "ANY", "none": "NONE"}[choice]
+    return types.ToolConfig(function_calling_config=types.FunctionCallingConfig(mode=mode))
 
 
 def _retry_after(e: Any) -> float | None:
@@ -78,6 +121,8 @@ THINKING_ALLOWANCE = 8192
 class GeminiProvider(SDKProvider):
     provider = PROVIDER
     supports_images = True
+    supports_tools = True
+    supports_response_format = True
     key_env = ("GEMINI_API_KEY", "GOOGLE_API_KEY")
 
     def __init__(self, model: str, *, base_url: str | None = None, options: dict[str, str] | None = None):
@@ -112,11 +157,7 @@ class GeminiProvider(SDKProvider):
         from google.genai import types
 
         system = "\n\n".join(m.text for m in request.messages if m.role == "system")
-        contents = [
-            types.Content(role="model" if m.role == "assistant" else "user", parts=_parts(m))
-            for m in request.messages
-            if m.role != "system"
-        ]
+        contents = _contents(request)
         budget = self.options.get("thinking_budget")
         # thinking models (2.5, 3) spend max_output_tokens on hidden thinking first: max_tokens means the
         # visible answer, so they get room to think on top (the thinking budget when one is set)
@@ -133,6 +174,18 @@ class GeminiProvider(SDKProvider):
             seed=request.seed,
             thinking_config=types.ThinkingConfig(thinking_budget=int(budget)) if budget is not None else None,
         )
+        if request.tools:
+            config.tools = [types.Tool(function_declarations=[
+                types.FunctionDeclaration(name=f["name"], description=f.get("description"),
+                                          parameters_json_schema=f.get("parameters"))
+                for f in request.tool_list()])]
+            config.tool_config = _tool_config(request.tool_choice_value())
+        fmt = request.response_format_value()
+        if fmt and fmt.get("type") in ("json_object", "json_schema"):
+            config.response_mime_type = "application/json"
+            schema = (fmt.get("json_schema") or {}).get("schema")
+            if schema is not None:
+                config.response_json_schema = schema
         return {"model": self.model, "contents": contents, "config": config}
 
     async def stream(self, request: Request) -> AsyncIterator[Chunk]:
@@ -140,6 +193,7 @@ class GeminiProvider(SDKProvider):
         usage: Usage | None = None
         responses: Any = None
         started = False  # the SDK sends the request on the first iteration, not on the await
+        calls = 0
         try:
             call = self._call(request)
             responses = await self._get_client().aio.models.generate_content_stream(**call)
@@ -149,6 +203,11 @@ class GeminiProvider(SDKProvider):
                     for part in (cand.content.parts if cand.content else None) or ():
                         if part.text and not getattr(part, "thought", None):
                             yield Chunk(text=part.text)
+                        fc = part.function_call
+                        if fc is not None and fc.name:  # Gemini sends each call whole
+                            yield Chunk(tool_call=ToolCallDelta(calls, fc.id or f"call_{calls}", fc.name,
+                                                                json.dumps(fc.args or {}, ensure_ascii=False)))
+                            calls += 1
                     if cand.finish_reason is not None:
                         reason = _enum_text(cand.finish_reason)
                         if reason != "FINISH_REASON_UNSPECIFIED":
@@ -166,6 +225,8 @@ class GeminiProvider(SDKProvider):
             await close_quietly(responses, "aclose")
         if stop is None:
             raise StreamCutError("stream ended without a finish_reason", provider=PROVIDER)
+        if calls and stop == "stop":  # Gemini says STOP after function calls; OpenAI's clients expect this
+            stop = "tool_calls"
         yield Chunk(usage=usage, stop_reason=stop)
 
     async def _close_client(self, client: Any) -> None:

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import AsyncIterator
 from typing import Any
 
 from ..errors import ProviderError, StreamCutError
-from ..types import Chunk, ImagePart, Message, Request, Usage
+from ..types import Chunk, ImagePart, Message, Request, ToolCallDelta, Usage
 from ._sdk import SDKProvider, close_quietly, map_sdk_error, truthy
 
 PROVIDER = "openai"
 SDK_TIMEOUT_S = 600.0
-_STOP_REASONS = {"stop": "stop", "length": "max_tokens", "content_filter": "content_filter"}
+_STOP_REASONS = {"stop": "stop", "length": "max_tokens", "content_filter": "content_filter",
+                 "tool_calls": "tool_calls", "function_call": "tool_calls"}
 # Error types that come inside a stream (no HTTP status of their own) → the status they stand for.
 _TYPE_STATUS = {"server_error": 500, "api_error": 500, "rate_limit_exceeded": 429, "rate_limit_error": 429}
 
@@ -28,6 +30,16 @@ def _content(m: Message) -> Any:
         else:
             parts.append({"type": "text", "text": p.text})
     return parts
+
+
+def _message(m: Message) -> dict[str, Any]:
+    if m.role == "tool":
+        return {"role": "tool", "tool_call_id": m.tool_call_id or "", "content": m.text}
+    out: dict[str, Any] = {"role": m.role, "content": _content(m)}
+    if m.tool_calls:
+        out["tool_calls"] = [t.to_json() for t in m.tool_calls]
+        out["content"] = out["content"] or None
+    return out
 
 
 def _describe(e: Any) -> tuple[int | None, str]:
@@ -58,6 +70,8 @@ REASONING_ALLOWANCE = 8192
 class OpenAIProvider(SDKProvider):
     provider = PROVIDER
     supports_images = True
+    supports_tools = True
+    supports_response_format = True
     key_env = ("OPENAI_API_KEY",)
 
     def _env_base_url(self) -> str | None:
@@ -74,7 +88,7 @@ class OpenAIProvider(SDKProvider):
     def _params(self, request: Request) -> dict[str, Any]:
         params: dict[str, Any] = {
             "model": self.model,
-            "messages": [{"role": m.role, "content": _content(m)} for m in request.messages],
+            "messages": [_message(m) for m in request.messages],
             "stream": True,
             "stream_options": {"include_usage": True},
         }
@@ -94,6 +108,12 @@ class OpenAIProvider(SDKProvider):
             params["stop"] = list(request.stop)
         if request.seed is not None:
             params["seed"] = request.seed
+        if request.tools:  # OpenAI's own shapes: passed on as they came
+            params["tools"] = json.loads(request.tools)
+        if request.tool_choice:
+            params["tool_choice"] = json.loads(request.tool_choice)
+        if request.response_format:
+            params["response_format"] = json.loads(request.response_format)
         return params
 
     async def stream(self, request: Request) -> AsyncIterator[Chunk]:
@@ -108,6 +128,10 @@ class OpenAIProvider(SDKProvider):
                 for choice in event.choices or ():
                     if choice.delta is not None and choice.delta.content:
                         yield Chunk(text=choice.delta.content)
+                    for tc in (choice.delta.tool_calls if choice.delta is not None else None) or ():
+                        fn = tc.function
+                        yield Chunk(tool_call=ToolCallDelta(tc.index, tc.id, fn.name if fn else None,
+                                                            (fn.arguments if fn else None) or ""))
                     if choice.finish_reason:
                         stop = _STOP_REASONS.get(choice.finish_reason, choice.finish_reason)
         except Exception as e:  # noqa: BLE001 - every vendor error is translated here, once
