@@ -381,3 +381,68 @@ def test_a_revoked_key_stops_working(gw, monkeypatch):
     K.revoke_key(store, k.id)
     with pytest.raises(openai.AuthenticationError):
         ask(client(url, key))
+
+
+def _cheapest(up_url: str, quality: str) -> str:
+    return (f"routes:\n  chat:\n    strategy: cheapest\n    quality: {quality}\n    deployments:\n"
+            f"      - model: openai/gpt-4o\n        base_url: {up_url}\n"
+            f"      - model: openai/gpt-4o-mini\n        base_url: {up_url}\n"
+            "limits: {timeout_s: 5, retries: 0}\nallow_private_base_urls: true\n")
+
+
+def _served_by(url: str) -> str:
+    r = client(url, "unused").chat.completions.with_raw_response.create(
+        model="chat", messages=[{"role": "user", "content": "x"}])
+    return r.headers["x-coderouge-deployment"].split("@")[0]
+
+
+def test_cheapest_routes_on_the_teams_own_eval_scores(any_store, monkeypatch):
+    """gpt-4o-mini is cheaper: it serves while its measured score is within the margin of the best, and
+    gpt-4o takes over once a newer measurement puts mini outside the margin."""
+    from coderouge.gateway import app as gateway_app
+    from coderouge.gateway.server import explain
+
+    with OpenAIServer() as up:
+        cfg = parse_config(_cheapest(up.base_url, "{task: business, margin: 0.02}"))
+        assert "no deployment has a measured score" in explain(cfg, any_store)
+        any_store.save_eval("openai/gpt-4o", "business", {}, {"value": 0.80}, [])
+        any_store.save_eval("openai/gpt-4o-mini", "business", {}, {"value": 0.79}, [])
+        text = explain(cfg, any_store)
+        assert "best measured score (task business): 0.800" in text
+        assert text.index("openai/gpt-4o-mini@") < text.index("openai/gpt-4o@")
+        with serving(create_app(cfg, any_store, require_keys=False)) as url:
+            assert _served_by(url) == "openai/gpt-4o-mini"
+            any_store.save_eval("openai/gpt-4o-mini", "business", {}, {"value": 0.70}, [])
+            monkeypatch.setattr(gateway_app, "MEASURED_TTL_S", 0.0)  # read the store again at once
+            assert _served_by(url) == "openai/gpt-4o"
+        assert "outside the margin: fallback only" in explain(cfg, any_store)
+
+
+def test_cheapest_routes_on_arena_ratings(any_store):
+    """With quality from the arena, the ratings of the store's decided battles decide: gpt-4o wins 80% of
+    its battles (about 240 points ahead), so with a margin of 50 points it serves, and with 400 the
+    cheaper mini does. One judge's battles can be chosen."""
+    from coderouge.arena.battles import add_battle
+    from coderouge.gateway.server import explain
+
+    for i in range(50):
+        winner = "model_a" if i % 5 else "model_b"
+        add_battle(any_store, source="test", judge="human", model_a="openai/gpt-4o", model_b="openai/gpt-4o-mini",
+                   winner=winner)
+    for i in range(10):  # another judge that prefers mini
+        add_battle(any_store, source="test", judge="gpt-judge", model_a="openai/gpt-4o", model_b="openai/gpt-4o-mini",
+                   winner="model_b" if i % 5 else "model_a")
+    with OpenAIServer() as up:
+        strict = parse_config(_cheapest(up.base_url, "{arena: human, margin: 50}"))
+        text = explain(strict, any_store)
+        assert "best measured rating (arena ratings (judge human))" in text and "95% CI" in text and "50 battles" in text
+        with serving(create_app(strict, any_store, require_keys=False)) as url:
+            assert _served_by(url) == "openai/gpt-4o"
+        loose = parse_config(_cheapest(up.base_url, "{arena: human, margin: 400}"))
+        with serving(create_app(loose, any_store, require_keys=False)) as url:
+            assert _served_by(url) == "openai/gpt-4o-mini"
+        other = parse_config(_cheapest(up.base_url, "{arena: gpt-judge, margin: 50}"))
+        with serving(create_app(other, any_store, require_keys=False)) as url:
+            assert _served_by(url) == "openai/gpt-4o-mini"  # that judge rates mini higher, and it is cheaper
+    with pytest.raises(TaskFileError, match="either task"):
+        parse_config(_cheapest("http://127.0.0.1:9/v1", "{arena: all, task: business}"))

@@ -41,6 +41,7 @@ from .redaction import Redactor
 from .routing import CircuitBreaker, Latencies, Measured, allowed, order
 
 KEY_CACHE_S = 2.0  # how long a key lookup is reused (a revocation takes effect within this)
+MEASURED_TTL_S = 30.0  # how long `cheapest` reuses the measured quality before reading the store again
 FINISH = {"stop": "stop", "max_tokens": "length", "length": "length", "content_filter": "content_filter",
           "end_turn": "stop", "stop_sequence": "stop", "tool_calls": "tool_calls"}
 # accepted and passed on as coderouge request fields (tools and response_format only to the deployments
@@ -93,6 +94,7 @@ class Gateway:
         self._rows: list[dict[str, Any]] = []  # request-log rows not yet written
         self._spend: dict[str, float] = {}
         self._flush_scheduled = False
+        self._measured_cache: dict[str, tuple[float, dict[str, Measured]]] = {}
 
     # --- the request ---------------------------------------------------------------------------
     def _auth(self, request: HTTPRequest) -> K.Key | None:
@@ -218,9 +220,14 @@ class Gateway:
         return able
 
     def _measured(self, route: Route) -> dict[str, Measured] | None:
+        """The measurements `cheapest` ranks by, read again from the store at most every MEASURED_TTL_S."""
         if route.strategy != "cheapest" or route.quality is None:
             return None
-        return measured_quality(self.store, route)
+        now = time.monotonic()
+        hit = self._measured_cache.get(route.name)
+        if hit is None or now - hit[0] > MEASURED_TTL_S:
+            hit = self._measured_cache[route.name] = (now, measured_quality(self.store, route))
+        return hit[1]
 
     # --- the endpoint ----------------------------------------------------------------------------
     async def chat(self, request: HTTPRequest) -> Response:
@@ -616,19 +623,45 @@ def _usage(u: Usage) -> dict[str, int]:
 
 
 def measured_quality(store: Store | None, route: Route) -> dict[str, Measured]:
-    """For `cheapest`: each deployment's latest score on the route's quality task (from `coderouge eval`
-    results in the store) and its price."""
-    assert route.quality is not None
+    """For `cheapest`: each deployment's measured quality and its price. Quality is its latest score on
+    the route's task (`coderouge eval` results in the store), or its Bradley-Terry rating from the arena's
+    decided battles in the store (all of them, or one judge's)."""
+    q = route.quality
+    assert q is not None
+    ratings: dict[str, tuple[float, str]] = {}
+    if q.arena is not None and store is not None:
+        ratings = _arena_ratings(store, q.arena)
     out: dict[str, Measured] = {}
     for d in route.deployments:
-        score = None
-        if store is not None:
-            runs = store.eval_runs(model=d.model, task=route.quality.task)
+        score, detail = None, ""
+        if q.arena is not None:
+            score, detail = ratings.get(d.model, (None, ""))
+        elif store is not None:
+            runs = store.eval_runs(model=d.model, task=q.task)
             if runs:
                 score = runs[0].result.get("value")
         provider, _, model = d.model.partition("/")
-        out[d.name] = Measured(score, pricing.cost(provider, model, Usage(1000, 1000)))
+        out[d.name] = Measured(score, pricing.cost(provider, model, Usage(1000, 1000)), detail)
     return out
+
+
+def _arena_ratings(store: Store, judge: str) -> dict[str, tuple[float, str]]:
+    """model → (Bradley-Terry rating, its 95% interval and battles) from the store's decided battles."""
+    from ..arena import ratings as R
+    from ..arena.battles import list_battles
+    from ..errors import UnboundedRatingsError
+
+    recs = [b.clean_battle() for b in list_battles(store, decided=True, judge=None if judge == "all" else judge)]
+    if not recs:
+        return {}
+    a, b, outcome, models = R.battles_from_records(recs)
+    try:
+        res = R.rate(a, b, outcome, models, rounds=100, seed=0)
+    except UnboundedRatingsError:  # a model that never lost (or never won): a small ridge keeps it finite
+        res = R.rate(a, b, outcome, models, rounds=100, seed=0, reg=0.01)
+    return {m: (float(res.rating[i]), f" (95% CI {res.ci_low[i]:.0f}–{res.ci_high[i]:.0f}, "
+                                      f"{int(res.battles_per_model[i])} battles)")
+            for i, m in enumerate(res.models)}
 
 
 def create_app(config: GatewayConfig, store: Store | None, *, require_keys: bool = True,

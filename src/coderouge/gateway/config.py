@@ -52,8 +52,18 @@ class Deployment:
 
 @dataclass(frozen=True)
 class Quality:
-    task: str
+    """What `cheapest` measures quality by: the latest `coderouge eval` score on `task` (margin: a share,
+    0.02 = 2 points), or the Bradley-Terry rating of the arena's decided battles (`arena`: "all", or one
+    judge's battles, e.g. "human" or a judge model; margin in rating points, 50 by default)."""
+
+    task: str | None = None
     margin: float = 0.02
+    arena: str | None = None
+
+    @property
+    def source(self) -> str:
+        return f"task {self.task}" if self.task else ("arena ratings" if self.arena == "all"
+                                                      else f"arena ratings (judge {self.arena})")
 
 
 @dataclass(frozen=True)
@@ -216,13 +226,22 @@ def _route(c: _Checker, name: str, node: yaml.Node, allow_private: bool) -> Rout
                                c.scalar(dm["eu"], f"{dw}.eu", bool) if "eu" in dm else False))
     quality = None
     if "quality" in m:
-        q = c.mapping(m["quality"], f"{where}.quality", {"task": "a task name", "margin": "a share, e.g. 0.02"},
-                      required=("task",))
-        quality = Quality(c.scalar(q["task"], f"{where}.quality.task", str),
-                          c.scalar(q["margin"], f"{where}.quality.margin", float) if "margin" in q else 0.02)
+        q = c.mapping(m["quality"], f"{where}.quality",
+                      {"task": "a task name", "arena": "all, or a judge's name (human, a judge model)",
+                       "margin": "a share of the score (0.02), or rating points for arena (50)"})
+        if ("task" in q) == ("arena" in q):
+            raise c.fail(m["quality"], f"{where}.quality: give either task: TASK (eval scores) or arena: all "
+                                       "(arena ratings), not both or neither")
+        task = c.scalar(q["task"], f"{where}.quality.task", str) if "task" in q else None
+        arena = c.scalar(q["arena"], f"{where}.quality.arena", str) if "arena" in q else None
+        margin = c.scalar(q["margin"], f"{where}.quality.margin", float) if "margin" in q else (0.02 if task else 50.0)
+        if margin < 0:
+            raise c.fail(q["margin"], f"{where}.quality.margin must be 0 or more")
+        quality = Quality(task, margin, arena)
     if strategy == "cheapest" and quality is None:
-        raise c.fail(node, f"{where}: strategy cheapest needs quality: {{task: TASK, margin: 0.02}} "
-                           "(it picks the cheapest deployment whose measured score is within the margin of the best)")
+        raise c.fail(node, f"{where}: strategy cheapest needs quality: {{task: TASK, margin: 0.02}} or "
+                           "{arena: all, margin: 50} (it picks the cheapest deployment whose measured quality is "
+                           "within the margin of the best)")
     return Route(name, strategy, tuple(deps), quality)
 
 

@@ -81,8 +81,9 @@ class Latencies:
 class Measured:
     """What the store says about a deployment, for `cheapest`."""
 
-    score: float | None  # on the route's quality task, None when never measured
+    score: float | None  # on the route's quality task (or its arena rating), None when never measured
     price_per_1k: float | None  # USD for 1,000 input + 1,000 output tokens, None when unknown
+    detail: str = ""  # how it was measured (the rating's interval and battles), for --explain
 
 
 def order(route: Route, *, rng: random.Random, latencies: Latencies,
@@ -112,12 +113,15 @@ def cheapest_order(route: Route, measured: dict[str, Measured]) -> tuple[list[De
     scores = {d.name: measured.get(d.name, Measured(None, None)).score for d in route.deployments}
     known = [s for s in scores.values() if s is not None]
     why: list[str] = []
+    what = "rating" if q.arena else "score"
+    fmt = (lambda x: f"{x:.0f}") if q.arena else (lambda x: f"{x:.3f}")
     if not known:
-        why.append(f"no deployment has a measured score on {q.task} in the store: cheapest first, unmeasured")
+        why.append(f"no deployment has a measured {what} ({q.source}) in the store: cheapest first, unmeasured")
         best = None
     else:
         best = max(known)
-        why.append(f"best measured score on {q.task}: {best:.3f}; eligible within {q.margin:g}: score ≥ {best - q.margin:.3f}")
+        why.append(f"best measured {what} ({q.source}): {fmt(best)}; eligible within {q.margin:g}: "
+                   f"{what} ≥ {fmt(best - q.margin)}")
 
     def price(d: Deployment) -> float:
         p = measured.get(d.name, Measured(None, None)).price_per_1k
@@ -129,8 +133,9 @@ def cheapest_order(route: Route, measured: dict[str, Measured]) -> tuple[list[De
 
     ranked = sorted(route.deployments, key=lambda d: (not eligible(d), price(d)))
     for d in ranked:
-        s, p = scores[d.name], measured.get(d.name, Measured(None, None)).price_per_1k
-        why.append(f"  {d.name}: score {'unmeasured' if s is None else f'{s:.3f}'}, "
+        m = measured.get(d.name, Measured(None, None))
+        s, p = scores[d.name], m.price_per_1k
+        why.append(f"  {d.name}: {what} {'unmeasured' if s is None else fmt(s) + m.detail}, "
                    f"{'price unknown' if p is None else f'${p:.5f} per 1k+1k tokens'}"
                    f"{'' if eligible(d) else ' (outside the margin: fallback only)'}")
     return ranked, why
