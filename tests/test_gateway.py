@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
 import time
 import urllib.error
 import urllib.request
@@ -446,3 +447,57 @@ def test_cheapest_routes_on_arena_ratings(any_store):
             assert _served_by(url) == "openai/gpt-4o-mini"  # that judge rates mini higher, and it is cheaper
     with pytest.raises(TaskFileError, match="either task"):
         parse_config(_cheapest("http://127.0.0.1:9/v1", "{arena: all, task: business}"))
+
+
+def _fill(fs) -> None:
+    """Fill the filesystem at `fs` up to the last byte."""
+    with open(fs / "filler", "wb", buffering=0) as f:
+        try:
+            while True:
+                f.write(b"\0" * 65536)
+        except OSError:
+            pass
+        try:
+            while True:
+                f.write(b"\0")
+        except OSError:
+            pass
+
+
+def test_a_request_log_that_cannot_be_written_stops_the_serving_and_loses_nothing(tmp_path):
+    """The store lies on a small filesystem of the test's own, filled up while the gateway runs: the rows
+    that could not be written are kept, the gateway answers 503 (it never serves a request it cannot log
+    and charge), and once there is room again the kept rows are written and it serves again."""
+    from test_store_writers import _tmpfs
+
+    with _tmpfs(tmp_path / "fs", "16m") as fs, OpenAIServer() as up:
+        store = Store(fs / "store.db")
+        _, key = K.create_key(store, "t")
+        cfg = parse_config(config_text(up.base_url, up.base_url))
+        try:
+            with serving(create_app(cfg, store)) as url:
+                c = client(url, key)
+                assert ask(c).choices[0].message.content == "Hello world"
+                time.sleep(0.3)
+                assert len(store.gateway_requests()) == 1
+                _fill(fs)
+                try:
+                    served = 0
+                    with pytest.raises(openai.InternalServerError) as e:
+                        for _ in range(200):  # served while the write of their rows has not failed yet
+                            ask(c, "x" * 1000)
+                            served += 1
+                            time.sleep(0.1)
+                    assert e.value.status_code == 503 and e.value.body["code"] == "store_unavailable"
+                    assert "full" in e.value.body["message"] and key not in e.value.body["message"]
+                    assert served >= 1
+                finally:
+                    (fs / "filler").unlink()
+                time.sleep(1.5)  # the kept rows are written on the next try
+                assert ask(c).choices[0].message.content == "Hello world"
+                time.sleep(0.3)
+                rows = store.gateway_requests()
+                assert len(rows) == 1 + served + 1  # every request that was served is logged, none twice
+                assert {r["status"] for r in rows} == {200} and all(r["key_id"] for r in rows)
+        finally:
+            store.close()

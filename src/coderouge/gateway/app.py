@@ -30,7 +30,8 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route as HTTPRoute
 
 from ..calls import Calls, Result, RunConfig
-from ..errors import GatewayError, ProviderError
+from ..errors import GatewayError, ProviderError, StoreError
+from ..secrets import redact
 from ..providers import Provider, get_provider, pricing
 from ..store import Store
 from ..types import ImagePart, Message, Request, TextPart, ToolCall, ToolCallDelta, Usage
@@ -40,6 +41,7 @@ from .metrics import Metrics
 from .redaction import Redactor
 from .routing import CircuitBreaker, Latencies, Measured, allowed, order
 
+FLUSH_S = 0.05  # request-log rows are written together at most this long after the request
 KEY_CACHE_S = 2.0  # how long a key lookup is reused (a revocation takes effect within this)
 MEASURED_TTL_S = 30.0  # how long `cheapest` reuses the measured quality before reading the store again
 FINISH = {"stop": "stop", "max_tokens": "length", "length": "length", "content_filter": "content_filter",
@@ -54,12 +56,19 @@ REFUSED = {"functions", "function_call", "logprobs", "top_logprobs",
 
 
 APIError = GatewayError
+END = object()  # put on a streamed call's queue when the call has finished
 
 
 def _answer(e: GatewayError) -> JSONResponse:
     """The error in OpenAI's shape."""
     return JSONResponse({"error": {"message": e.message, "type": e.type, "param": e.param, "code": e.code}},
                         status_code=e.status, headers=e.headers)
+
+
+@dataclass
+class _Scheduled:
+    handle: asyncio.Handle | asyncio.TimerHandle
+    when_soon: bool  # at the end of this event-loop turn, not after FLUSH_S
 
 
 @dataclass
@@ -93,7 +102,8 @@ class Gateway:
         self._keys: dict[str, tuple[float, K.Key | None]] = {}  # presented key → (when looked up, the key)
         self._rows: list[dict[str, Any]] = []  # request-log rows not yet written
         self._spend: dict[str, float] = {}
-        self._flush_scheduled = False
+        self._flush_handle: _Scheduled | None = None
+        self._store_error: Exception | None = None  # the request log could not be written: serve nothing
         self._measured_cache: dict[str, tuple[float, dict[str, Measured]]] = {}
 
     # --- the request ---------------------------------------------------------------------------
@@ -234,6 +244,10 @@ class Gateway:
         t0 = time.perf_counter()
         route_name, key = "-", None
         try:
+            if self._store_error is not None:
+                raise APIError(503, "the gateway cannot write its request log, so it serves nothing until it can: "
+                               + redact(f"{type(self._store_error).__name__}: {self._store_error}")[:300],
+                               type_="server_error", code="store_unavailable", headers={"Retry-After": "5"})
             key = self._auth(request)
             data = await self._body(request)
             parsed = self._parse(data, key)
@@ -242,8 +256,12 @@ class Gateway:
             if key is not None:
                 self._check_budget_and_rate(key)
             deps = self._deployments(parsed, key)
+        except StoreError as e:  # a key or budget that cannot be read: refused, never served unchecked
+            return _answer(APIError(503, "the gateway cannot read its store: " + redact(str(e))[:300],
+                                    type_="server_error", code="store_unavailable", headers={"Retry-After": "5"}))
         except APIError as e:
-            self._log(key, route_name, None, e.status, None, time.perf_counter() - t0, None, e.code or e.type)
+            if e.code != "store_unavailable":
+                self._log(key, route_name, None, e.status, None, time.perf_counter() - t0, None, e.code or e.type)
             return _answer(e)
         if parsed.stream:
             return await self._stream(parsed, deps, key, redactor, t0)
@@ -252,9 +270,8 @@ class Gateway:
     def _check_budget_and_rate(self, key: K.Key) -> None:
         assert self.store is not None
         if key.budget_usd is not None:  # read fresh: other gateway processes spend from the same budget
-            self._flush()
             fresh = K.get_key(self.store, key.id)
-        if key.budget_usd is not None and fresh.spent_usd >= key.budget_usd:
+        if key.budget_usd is not None and fresh.spent_usd + self._spend.get(key.id, 0.0) >= key.budget_usd:
             raise APIError(429, f"this key's budget of {fresh.budget_usd:g} USD is spent", type_="insufficient_quota",
                            code="budget_exceeded", headers={"Retry-After": "3600"})
         wait = self.rates.wait(key, time.monotonic(), 0)
@@ -327,28 +344,30 @@ class Gateway:
                       t0: float) -> Response:
         last: ProviderError | None = None
         for d, br in self._closed_circuits(deps):
-            q: asyncio.Queue[str | ToolCallDelta] = asyncio.Queue()
+            # the call puts the answer's pieces on the queue as they come, and END once it has finished
+            q: asyncio.Queue[Any] = asyncio.Queue()
             up0 = time.perf_counter()
             task = asyncio.create_task(self.calls.call(self._attempt_request(parsed, d), on_text=q.put_nowait,
                                                        on_tool=q.put_nowait))
-            first = asyncio.create_task(q.get())
-            done, _ = await asyncio.wait({task, first}, return_when=asyncio.FIRST_COMPLETED)
-            if first not in done:  # ended before a single piece of text: fail over, or answer an empty text
-                first.cancel()
+            task.add_done_callback(lambda _t, q=q: q.put_nowait(END))
+            try:
+                head = await q.get()
+            except asyncio.CancelledError:  # the client went away
+                task.cancel()
+                raise
+            if head is END:  # ended before a single piece of text: fail over, or answer an empty text
                 result = task.result()
                 if result.error is not None:
                     last = self._failed(parsed, d, br, result.error)
                     continue
                 head = None
-            else:
-                head = first.result()
-            overhead = (time.perf_counter() - t0) - (time.perf_counter() - up0)
+            overhead = up0 - t0
             return StreamingResponse(self._sse(parsed, d, key, redactor, t0, head, q, task, br),
                                      media_type="text/event-stream", headers=self._headers(d, overhead))
         return self._all_failed(parsed, key, last, t0)
 
     async def _sse(self, parsed: _Parsed, d: Deployment, key: K.Key | None, redactor: Redactor | None, t0: float,
-                   head: str | ToolCallDelta | None, q: asyncio.Queue[str | ToolCallDelta], task: asyncio.Task[Result],
+                   head: str | ToolCallDelta | None, q: asyncio.Queue[Any], task: asyncio.Task[Result],
                    br: CircuitBreaker) -> AsyncIterator[str]:
         cid, created, route = f"chatcmpl-{uuid.uuid4().hex}", int(time.time()), parsed.route.name
         restore = redactor is not None and self.config.redaction.restore
@@ -379,28 +398,16 @@ class Gateway:
         ttft = time.perf_counter() - t0 if head is not None else None
         yield chunk({"role": "assistant", "content": ""})
         try:
-            if head is not None:
-                s = out(head)
+            piece = head if head is not None else END  # no head: the call had already finished
+            while piece is not END:
+                s = out(piece)
                 if s:
                     yield s
-            while True:
-                getter = asyncio.create_task(q.get())
-                done, _ = await asyncio.wait({getter, task}, return_when=asyncio.FIRST_COMPLETED)
-                if getter in done:
-                    s = out(getter.result())
-                    if s:
-                        yield s
-                    continue
-                getter.cancel()
-                while not q.empty():
-                    s = out(q.get_nowait())
-                    if s:
-                        yield s
-                break
+                piece = await q.get()
             result = task.result()
-        except asyncio.CancelledError:  # the client went away
-            task.cancel()
-            raise
+        finally:
+            if not task.done():  # the client went away (cancelled, or the generator closed)
+                task.cancel()
         if restorer:
             rest = restorer.flush()
             if rest:
@@ -454,17 +461,34 @@ class Gateway:
             "ttft_s": ttft_s, "error": error})
         if key is not None and cost:
             self._spend[key.id] = self._spend.get(key.id, 0.0) + cost
-        if not self._flush_scheduled:  # rows of the same event-loop turn are written in one transaction
-            self._flush_scheduled = True
-            asyncio.get_running_loop().call_soon(self._flush)
+        # Rows are written together, in one transaction: at once (the end of this event-loop turn) when a
+        # budget is being spent, so that other gateway processes see it; else within FLUSH_S.
+        urgent = key is not None and key.budget_usd is not None and bool(cost)
+        if urgent and self._flush_handle is not None and not self._flush_handle.when_soon:
+            self._flush_handle.cancel()
+            self._flush_handle = None
+        if self._flush_handle is None:
+            loop = asyncio.get_running_loop()
+            handle = loop.call_soon(self._flush) if urgent else loop.call_later(FLUSH_S, self._flush)
+            self._flush_handle = _Scheduled(handle, urgent)
 
     def _flush(self) -> None:
-        self._flush_scheduled = False
+        self._flush_handle = None
         if self.store is None or not (self._rows or self._spend):
             return
         rows, spend = self._rows, self._spend
         self._rows, self._spend = [], {}
-        self.store.log_gateway_requests(rows, spend)
+        try:
+            self.store.log_gateway_requests(rows, spend)
+        except Exception as e:  # noqa: BLE001 - kept, retried, and no request is served until it is written
+            self._rows[:0] = rows
+            for k, v in spend.items():
+                self._spend[k] = self._spend.get(k, 0.0) + v
+            self._store_error = e
+            if self._flush_handle is None:
+                self._flush_handle = _Scheduled(asyncio.get_running_loop().call_later(1.0, self._flush), False)
+            return
+        self._store_error = None
 
     async def models(self, request: HTTPRequest) -> Response:
         try:
@@ -484,6 +508,8 @@ class Gateway:
         return Response(body, media_type=ctype)
 
     async def aclose(self) -> None:
+        if self._flush_handle is not None:
+            self._flush_handle.handle.cancel()
         self._flush()
         await self.calls.aclose()
 
