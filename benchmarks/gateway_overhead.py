@@ -4,6 +4,8 @@ Three servers on 127.0.0.1, each in its own process:
   upstream — answers an OpenAI chat completion at once (streamed or not), the same bytes every time;
   floor    — a passthrough proxy of about twenty lines (uvicorn + starlette + httpx): the least any
              proxy in Python costs;
+  sdk floor — the same proxy reaching the upstream through the official openai SDK, as the gateway's
+             OpenAI adapter does (streamed, plain-dict chunks): what the SDK itself costs per request;
   gateway  — coderouge's, with a key, a failover route, redaction and the request log (SQLite) on.
 For one request at a time and for 100 concurrent, streaming and not, it prints p50 and p99 of
 (through the proxy) − (direct to the upstream), for the floor and the gateway, and the ratio of the
@@ -80,6 +82,33 @@ FLOOR = textwrap.dedent('''
     uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning", access_log=False)
 ''')
 
+# the same proxy calling the upstream through the official openai SDK (as the gateway's OpenAI adapter does:
+# its low-level post, streamed, plain-dict chunks), relaying the text: what the SDK itself costs per request
+SDK_FLOOR = textwrap.dedent('''
+    import json, sys, time, openai, uvicorn
+    from starlette.applications import Starlette
+    from starlette.responses import JSONResponse, StreamingResponse
+    from starlette.routing import Route
+    client = openai.AsyncOpenAI(base_url=sys.argv[2] + "/v1", api_key="x")  # the SDK's own retries
+    async def chat(request):
+        body = await request.json()
+        stream = body.pop("stream", False)
+        up = await client.post("/chat/completions", body={**body, "stream": True}, cast_to=object, stream=True,
+                               stream_cls=openai.AsyncStream[object])
+        if stream:
+            async def gen():
+                async for ev in up:
+                    yield "data: " + json.dumps(ev) + "\\n\\n"
+                yield "data: [DONE]\\n\\n"
+            return StreamingResponse(gen(), media_type="text/event-stream")
+        text = "".join([(c.get("delta") or {}).get("content") or "" async for ev in up for c in ev.get("choices") or ()])
+        return JSONResponse({"id": "c", "object": "chat.completion", "created": int(time.time()), "model": "m",
+                             "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
+                                          "finish_reason": "stop"}]})
+    app = Starlette(routes=[Route("/v1/chat/completions", chat, methods=["POST"])])
+    uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning", access_log=False)
+''')
+
 GATEWAY = textwrap.dedent('''
     import sys, uvicorn
     from coderouge.gateway.app import create_app
@@ -110,6 +139,9 @@ def start(code: str, *args: str) -> tuple[subprocess.Popen, int]:
     raise RuntimeError("a server did not start")
 
 
+ERRORS: dict[str, int] = {}  # connection errors per target (reset or refused under load), not timed
+
+
 async def timings(url: str, n: int, conc: int, stream: bool, key: str | None) -> list[float]:
     body = {"model": "chat", "messages": [{"role": "user", "content": "Say hello to jane@example.com"}], "stream": stream}
     headers = {"Authorization": f"Bearer {key}"} if key else {}
@@ -119,14 +151,18 @@ async def timings(url: str, n: int, conc: int, stream: bool, key: str | None) ->
         async def one() -> None:
             async with sem:
                 t0 = time.perf_counter()
-                if stream:
-                    async with c.stream("POST", url + "/v1/chat/completions", json=body, headers=headers) as r:
-                        async for _ in r.aiter_raw():
-                            pass
-                        assert r.status_code == 200
-                else:
-                    r = await c.post(url + "/v1/chat/completions", json=body, headers=headers)
-                    assert r.status_code == 200, r.text
+                try:
+                    if stream:
+                        async with c.stream("POST", url + "/v1/chat/completions", json=body, headers=headers) as r:
+                            async for _ in r.aiter_raw():
+                                pass
+                            assert r.status_code == 200
+                    else:
+                        r = await c.post(url + "/v1/chat/completions", json=body, headers=headers)
+                        assert r.status_code == 200, r.text
+                except httpx.TransportError:
+                    ERRORS[url] = ERRORS.get(url, 0) + 1
+                    return
                 out.append(time.perf_counter() - t0)
 
         await asyncio.gather(*(one() for _ in range(min(50, n))))  # warm-up, not counted
@@ -166,6 +202,8 @@ def main() -> None:
         upstream = f"http://127.0.0.1:{up_port}"
         floor, floor_port = start(FLOOR, upstream)
         procs.append(floor)
+        sdk, sdk_port = start(SDK_FLOOR, upstream)
+        procs.append(sdk)
         cfg = Path(d, "gateway.yaml")
         cfg.write_text(f"routes:\n  chat:\n    deployments:\n      - model: openai/m\n        base_url: {upstream}/v1\n"
                        "redaction: {enabled: true, restore: true}\nallow_private_base_urls: true\n")
@@ -175,19 +213,27 @@ def main() -> None:
         s.close()
         gw, gw_port = start(GATEWAY, str(cfg), store)
         procs.append(gw)
-        urls = {"direct": upstream, "floor": f"http://127.0.0.1:{floor_port}", "gateway": f"http://127.0.0.1:{gw_port}"}
+        urls = {"direct": upstream, "floor": f"http://127.0.0.1:{floor_port}",
+                "sdk floor": f"http://127.0.0.1:{sdk_port}", "gateway": f"http://127.0.0.1:{gw_port}"}
         for stream in (False, True):
             for conc in (1, 100):
                 n = a.requests if conc > 1 else a.requests // 4
                 t = {name: asyncio.run(timings(u, n, conc, stream, key if name == "gateway" else None))
                      for name, u in urls.items()}
                 base50, base99 = pct(t["direct"], 50), pct(t["direct"], 99)
-                added = {name: (pct(t[name], 50) - base50, pct(t[name], 99) - base99) for name in ("floor", "gateway")}
-                ratio = added["gateway"][0] / added["floor"][0] if added["floor"][0] > 0 else float("nan")
+                added = {name: (pct(t[name], 50) - base50, pct(t[name], 99) - base99)
+                         for name in ("floor", "sdk floor", "gateway")}
+
+                def ratio(over: str) -> float:
+                    return added["gateway"][0] / added[over][0] if added[over][0] > 0 else float("nan")
+
                 print(f"{'stream' if stream else 'plain '} concurrency {conc:3d}: direct p50 {base50 * 1000:.2f} ms | "
-                      f"added p50/p99: floor {added['floor'][0] * 1000:.2f}/{added['floor'][1] * 1000:.2f} ms, "
-                      f"gateway {added['gateway'][0] * 1000:.2f}/{added['gateway'][1] * 1000:.2f} ms | "
-                      f"gateway/floor added p50: {ratio:.2f}× (goal ≤ 1.5×)")
+                      "added p50/p99: " + ", ".join(f"{n} {added[n][0] * 1000:.2f}/{added[n][1] * 1000:.2f} ms"
+                                                   for n in ("floor", "sdk floor", "gateway"))
+                      + f" | gateway/floor added p50: {ratio('floor'):.2f}× (goal ≤ 1.5×); "
+                        f"gateway/sdk floor: {ratio('sdk floor'):.2f}×"
+                      + (f" | connection errors (not timed): {ERRORS}" if ERRORS else ""))
+                ERRORS.clear()
         if a.memory_requests:
             asyncio.run(timings(urls["gateway"], 10_000, 50, False, key))
             warm = rss_mb(gw.pid)

@@ -92,6 +92,7 @@ class Gateway:
                     self.providers[d.name] = given.get(d.name) or get_provider(d.model, base_url=d.base_url)
         # the call path; it records nothing itself: the gateway's log is one compact row per request
         self.calls = Calls(None, RunConfig(timeout_s=config.limits.timeout_s, max_retries=config.limits.retries,
+                                           concurrency=config.limits.concurrency,
                                            progress=False, use_cache=False, backoff_max_s=5.0),
                            providers=dict(self.providers))
         self.breakers = {name: CircuitBreaker(config.breaker) for name in self.providers}
@@ -395,14 +396,19 @@ class Gateway:
             t = restorer.feed(piece) if restorer else piece
             return chunk({"content": t}) if t else None
 
+        # Events that are ready together go out in one write: all that have arrived while the last write
+        # was under way (a fast upstream's whole answer may be one), never held back waiting for more.
         ttft = time.perf_counter() - t0 if head is not None else None
-        yield chunk({"role": "assistant", "content": ""})
+        buf = [chunk({"role": "assistant", "content": ""})]
         try:
             piece = head if head is not None else END  # no head: the call had already finished
             while piece is not END:
                 s = out(piece)
                 if s:
-                    yield s
+                    buf.append(s)
+                if q.empty() and buf:
+                    yield "".join(buf)
+                    buf = []
                 piece = await q.get()
             result = task.result()
         finally:
@@ -411,11 +417,11 @@ class Gateway:
         if restorer:
             rest = restorer.flush()
             if rest:
-                yield chunk({"content": rest})
+                buf.append(chunk({"content": rest}))
         for index, r in sorted(arg_restorers.items()):
             rest = r.flush()
             if rest:
-                yield chunk({"tool_calls": [{"index": index, "function": {"arguments": rest}}]})
+                buf.append(chunk({"tool_calls": [{"index": index, "function": {"arguments": rest}}]}))
         total = time.perf_counter() - t0
         if result.error is not None:
             br.failure()
@@ -425,7 +431,8 @@ class Gateway:
             err = {"error": {"message": f"the upstream failed mid-stream: {e.kind}"
                              + (f" (HTTP {e.status})" if e.status else ""), "type": "server_error", "param": None,
                              "code": "upstream_stream_failed"}}
-            yield f"data: {json.dumps(err)}\n\n"
+            buf.append(f"data: {json.dumps(err)}\n\n")
+            yield "".join(buf)
             return  # no [DONE]: the answer is not whole, and the client must know it
         br.success()
         c = result.completion
@@ -435,10 +442,11 @@ class Gateway:
         cost = self._cost(d, c.usage)
         self._log(key, route, d.name, 200, c.usage, total, ttft, None, cost)
         self.metrics.success(route, d.name, total, ttft, c.usage, cost)
-        yield chunk({}, FINISH.get(c.stop_reason or "stop", "stop"))
+        buf.append(chunk({}, FINISH.get(c.stop_reason or "stop", "stop")))
         if parsed.include_usage:
-            yield chunk({}, usage=c.usage)
-        yield "data: [DONE]\n\n"
+            buf.append(chunk({}, usage=c.usage))
+        buf.append("data: [DONE]\n\n")
+        yield "".join(buf)
 
     # --- bookkeeping ---------------------------------------------------------------------------
     def _cost(self, d: Deployment, usage: Usage) -> float | None:

@@ -85,6 +85,7 @@ class Limits:
     max_body_bytes: int = 1 << 20
     timeout_s: float = 60.0
     retries: int = 2
+    concurrency: int = 256  # requests in flight to one deployment (one account at one endpoint); more queue
 
 
 @dataclass(frozen=True)
@@ -163,7 +164,7 @@ def parse_config(text: str, path: str = "<config>") -> GatewayConfig:
         raise TaskFileError(path, None, "the configuration is empty: it needs at least one route under 'routes'")
     top = c.mapping(root, "the configuration", {
         "routes": "the routes clients can ask for", "redaction": "{enabled, restore}",
-        "limits": "{max_body_bytes, timeout_s, retries}", "breaker": "{failures, cooldown_s}",
+        "limits": "{max_body_bytes, timeout_s, retries, concurrency}", "breaker": "{failures, cooldown_s}",
         "allow_private_base_urls": "true to allow loopback or private base URLs"}, required=("routes",))
     allow_private = c.scalar(top["allow_private_base_urls"], "allow_private_base_urls", bool) \
         if "allow_private_base_urls" in top else False
@@ -182,11 +183,13 @@ def parse_config(text: str, path: str = "<config>") -> GatewayConfig:
         red = Redaction(**{k: c.scalar(v, f"redaction.{k}", bool) for k, v in m.items()})
     lim = Limits()
     if "limits" in top:
-        m = c.mapping(top["limits"], "limits", {"max_body_bytes": "bytes", "timeout_s": "seconds", "retries": "count"})
+        m = c.mapping(top["limits"], "limits", {"max_body_bytes": "bytes", "timeout_s": "seconds", "retries": "count",
+                                                "concurrency": "requests in flight per deployment"})
         lim = Limits(
             max_body_bytes=c.positive(m["max_body_bytes"], "limits.max_body_bytes", int) if "max_body_bytes" in m else lim.max_body_bytes,
             timeout_s=c.positive(m["timeout_s"], "limits.timeout_s", float) if "timeout_s" in m else lim.timeout_s,
-            retries=c.scalar(m["retries"], "limits.retries", int) if "retries" in m else lim.retries)
+            retries=c.scalar(m["retries"], "limits.retries", int) if "retries" in m else lim.retries,
+            concurrency=c.positive(m["concurrency"], "limits.concurrency", int) if "concurrency" in m else lim.concurrency)
         if lim.retries < 0:
             raise c.fail(m["retries"], "limits.retries must be 0 or more")
     brk = Breaker()
