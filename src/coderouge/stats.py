@@ -106,3 +106,20 @@ def paired_bootstrap_diff(x: Sequence[float], y: Sequence[float], rounds: int = 
     means = d[idx].mean(axis=1)
     lo, hi = np.percentile(means, [(1 - level) / 2 * 100, (1 + level) / 2 * 100])
     return _around(float(d.mean()), float(lo), float(hi))
+
+
+# two-sided 95% quantiles of Student's t for 1-30 degrees of freedom (beyond: the normal's 1.96)
+_T95 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131,
+        2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042)
+
+
+def t_ci(values: Sequence[float]) -> tuple[float, float, float] | None:
+    """(mean, low, high): Student's t 95% interval of the mean of a few values (repeat runs); None for
+    fewer than two."""
+    n = len(values)
+    if n < 2:
+        return None
+    m = sum(values) / n
+    sd = math.sqrt(sum((v - m) ** 2 for v in values) / (n - 1))
+    half = (_T95[n - 2] if n - 1 <= len(_T95) else Z95) * sd / math.sqrt(n)
+    return m, m - half, m + half

@@ -72,6 +72,16 @@ class EvalRunRecord:
 
 
 @dataclass(frozen=True)
+class StressRunRecord:
+    id: int
+    created_at: float
+    target: str
+    model: str | None
+    config: dict[str, Any]
+    result: dict[str, Any]
+
+
+@dataclass(frozen=True)
 class EvalItemRecord:
     run_id: int
     item_id: str
@@ -453,6 +463,38 @@ class Store:
         q = select(c.key_id, func.count(), func.coalesce(func.sum(c.cost_usd), 0.0)).group_by(c.key_id)
         with self.transaction(write=False) as tx:
             return {k: (int(n), float(cost)) for k, n, cost in tx.execute(q) if k is not None}
+
+
+    # --- stress runs ------------------------------------------------------------------------------
+    def save_stress(self, target: str, model: str | None, config: dict[str, Any], result: dict[str, Any],
+                    requests: Sequence[dict[str, Any]]) -> int:
+        """A load test and its requests (dicts of `tables.STRESS_REQUEST_COLUMNS` less run_id), in one transaction."""
+        self.flush()
+        with self.transaction() as tx:
+            run_id = int(tx.execute(insert(T.stress_runs).values(
+                created_at=time.time(), target=target, model=model, config_json=json.dumps(config),
+                result_json=json.dumps(result)).returning(T.stress_runs.c.id)).scalar_one())
+            rows = [{**r, "run_id": run_id} for r in requests]
+            for i in range(0, len(rows), 5000):
+                tx.execute(insert(T.stress_requests), rows[i:i + 5000])
+        return run_id
+
+    def stress_runs(self, *, target: str | None = None, model: str | None = None, since: float | None = None,
+                    until: float | None = None, run_id: int | None = None) -> list[StressRunRecord]:
+        """Load tests, newest first."""
+        c = T.stress_runs.c
+        q = select(c.id, c.created_at, c.target, c.model, c.config_json, c.result_json).order_by(c.id.desc())
+        q = q.where(*_filters(c, model=model, since=since, until=until), *([c.target == target] if target else []),
+                    *([c.id == run_id] if run_id is not None else []))
+        with self.transaction(write=False) as tx:
+            return [StressRunRecord(i, t, g, m, json.loads(cfg), json.loads(res))
+                    for i, t, g, m, cfg, res in tx.execute(q)]
+
+    def stress_requests(self, run_id: int) -> list[dict[str, Any]]:
+        c = T.stress_requests.c
+        q = select(*(getattr(c, n) for n in T.STRESS_REQUEST_COLUMNS)).where(c.run_id == run_id).order_by(c.seq)
+        with self.transaction(write=False) as tx:
+            return [dict(r._mapping) for r in tx.execute(q)]
 
 
 def _filters(c: Any, *, model: str | None, since: float | None, until: float | None) -> list[Any]:

@@ -193,6 +193,38 @@ def m006_gateway(c: Connection) -> None:
     md.create_all(c)
 
 
+@migration
+def m007_stress(c: Connection) -> None:
+    """`coderouge stress`: one row per run (its load, target and summary) and one compact row per request
+    (times and tokens, never text), for latency distributions in reports."""
+    md = MetaData()
+    runs = Table(
+        "stress_runs", md,
+        Column("id", Integer, primary_key=True),
+        Column("created_at", Float, nullable=False),
+        Column("target", Text, nullable=False),
+        Column("model", Text),
+        Column("config_json", Text, nullable=False),
+        Column("result_json", Text, nullable=False),
+    )
+    req = Table(
+        "stress_requests", md,
+        Column("run_id", Integer, nullable=False),
+        Column("seq", Integer, nullable=False),
+        Column("sent_s", Float, nullable=False),  # when it left, seconds from the start of the run
+        Column("ttft_s", Float),
+        Column("e2e_s", Float),
+        Column("output_tokens", Integer),
+        Column("chunks", Integer),
+        Column("error", Text),  # the kind of failure (http_429, timeout, cut_stream…), never message text
+        Column("served_by", Text),  # a gateway's x-coderouge-deployment
+        Column("warmup", Integer, nullable=False, server_default="0"),
+    )
+    Index("stress_runs_target_time", runs.c.target, runs.c.created_at)
+    Index("stress_requests_run", req.c.run_id, req.c.seq)
+    md.create_all(c)
+
+
 def applied(c: Connection) -> list[str]:
     return [r[0] for r in c.execute(select(ledger.c.name))]
 

@@ -30,3 +30,9 @@ GATEWAY_REQUEST_COLUMNS = ("id", "created_at", "key_id", "route", "deployment", 
                            "output_tokens", "cost_usd", "latency_s", "ttft_s", "error")
 gateway_requests = table("gateway_requests", *(column(c) for c in GATEWAY_REQUEST_COLUMNS))
 
+
+stress_runs = table("stress_runs", *(column(c) for c in ("id", "created_at", "target", "model", "config_json",
+                                                         "result_json")))
+STRESS_REQUEST_COLUMNS = ("run_id", "seq", "sent_s", "ttft_s", "e2e_s", "output_tokens", "chunks", "error",
+                          "served_by", "warmup")
+stress_requests = table("stress_requests", *(column(c) for c in STRESS_REQUEST_COLUMNS))
