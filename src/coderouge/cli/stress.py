@@ -61,6 +61,10 @@ def stress(args: argparse.Namespace) -> int:
         raise UsageError("several targets need --compare")
     if args.compare and len(args.targets) < 2:
         raise UsageError("--compare needs at least two targets")
+    if args.concurrency is not None and (args.rate is not None or args.ramp):
+        raise UsageError("give either --concurrency N (a closed loop) or --rate R / --ramp (arrivals per second)")
+    if args.max_concurrency is not None and args.rate is None and not args.ramp:
+        raise UsageError("--max-concurrency caps --rate or --ramp; for a closed loop use --concurrency")
     if args.concurrency is None and args.rate is None and not args.ramp:
         args.concurrency = 1
     if args.requests is None and args.duration is None:
