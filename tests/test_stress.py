@@ -307,3 +307,14 @@ def test_bad_targets_are_one_line_and_exit_2_quickly(tmp_path, monkeypatch):
             sv.server_close()
     with Store(store) as s:
         assert s.stress_runs() == []  # nothing was stored for a run that never ran
+
+
+def test_the_live_line_and_a_bad_prompt_file(tmp_path):
+    store = str(tmp_path / "s.db")
+    r = cr("stress", "fake/echo?latency=0.2", "--concurrency", "2", "--requests", "8", "--progress", "--store", store)
+    assert r.returncode == 0, r.stderr
+    assert "8/8 done" in r.stderr and "req/s" in r.stderr and "TTFT p50" in r.stderr
+    bad = tmp_path / "p.jsonl"
+    bad.write_text('{"prompt": "ok"}\n{"messages": "nope"}\n')
+    r = cr("stress", "fake/echo", "--prompts", str(bad), "--store", store)
+    assert r.returncode == 2 and f"{bad}:2" in r.stderr and "messages" in r.stderr

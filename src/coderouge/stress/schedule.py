@@ -84,21 +84,20 @@ def load_prompts(source: str | None, *, n: int, input_tokens: int | None, output
             try:
                 obj = json.loads(line)
             except ValueError as e:
-                raise TaskFileError(f"{source}, line {i}: not JSON ({e})") from None
+                raise TaskFileError(source, i, f"not JSON ({e})") from None
             if isinstance(obj, dict) and isinstance(obj.get("prompt"), str):
                 msgs: tuple[dict, ...] = ({"role": "user", "content": obj["prompt"]},)
             elif isinstance(obj, dict) and isinstance(obj.get("messages"), list) and obj["messages"] and all(
                     isinstance(m, dict) and m.get("role") and isinstance(m.get("content"), str) for m in obj["messages"]):
                 msgs = tuple({"role": m["role"], "content": m["content"]} for m in obj["messages"])
             else:
-                raise TaskFileError(f"{source}, line {i}: needs \"prompt\" (text) or \"messages\" "
-                                    "([{role, content}])")
+                raise TaskFileError(source, i, "needs \"prompt\" (text) or \"messages\" ([{role, content}])")
             mt = obj.get("max_tokens")
             if mt is not None and (not isinstance(mt, int) or isinstance(mt, bool) or mt < 1):
-                raise TaskFileError(f"{source}, line {i}: field max_tokens must be a whole number of at least 1")
+                raise TaskFileError(source, i, "field max_tokens must be a whole number of at least 1")
             rows.append((msgs, mt))
         if not rows:
-            raise TaskFileError(f"{source}: no prompts in the file")
+            raise TaskFileError(source, None, "no prompts in the file")
     else:
         rows = [(({"role": "user", "content": p},), None) for p in BUILT_IN]
     return [Prompt(rows[i % len(rows)][0], rows[i % len(rows)][1] or length(output_tokens)) for i in range(n)]
