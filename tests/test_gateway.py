@@ -144,7 +144,19 @@ def test_failover_before_the_first_byte(gw):
     raw = client(url, key).chat.completions.with_raw_response.create(model="chat", messages=[{"role": "user", "content": "x"}])
     assert raw.parse().choices[0].message.content == "from b"
     assert raw.headers["x-coderouge-deployment"].startswith("openai/m-b@")
+    assert raw.headers["x-coderouge-attempts"] == "3" and raw.headers["x-coderouge-fallback"] == "1"
     assert len(a.requests) == 2 and len(b.requests) == 1
+    # streamed, the same: two attempts at a, then b
+    a.push(("status", 500), ("status", 500))
+    b.push(("ok", "from b again"))
+    with client(url, key).chat.completions.with_streaming_response.create(
+            model="chat", stream=True, messages=[{"role": "user", "content": "x"}]) as r:
+        assert r.headers["x-coderouge-attempts"] == "3" and r.headers["x-coderouge-fallback"] == "1"
+    # a has failed twice in a row: its circuit is open, so b serves at once, still a fallback
+    raw = client(url, key).chat.completions.with_raw_response.create(model="chat", messages=[{"role": "user", "content": "x"}])
+    assert raw.headers["x-coderouge-deployment"].startswith("openai/m-b@")
+    assert raw.headers["x-coderouge-attempts"] == "1" and raw.headers["x-coderouge-fallback"] == "1"
+    assert len(a.requests) == 4
 
 
 def test_a_429_storm_is_retried_honouring_retry_after(ups, any_store):

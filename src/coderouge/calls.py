@@ -230,11 +230,14 @@ class Calls:
     # --- the retry loop, shared by every kind of call -----------------------------------------
     async def _attempts(self, provider: Provider, attempt: Callable[[], Awaitable[T]],
                         after: Callable[[int, T | None, ProviderError | None], None],
-                        may_retry: Callable[[], bool] = lambda: True) -> tuple[T | None, ProviderError | None, int]:
+                        may_retry: Callable[[], bool] = lambda: True,
+                        on_attempt: Callable[[int], None] | None = None) -> tuple[T | None, ProviderError | None, int]:
         limiter = self._limiter(provider)
         n = 0
         while True:
             n += 1
+            if on_attempt is not None:
+                on_attempt(n)
             await limiter.acquire()
             if self._store_failed is not None:  # an answer that cannot be stored is not worth paying for
                 limiter.release()
@@ -267,10 +270,12 @@ class Calls:
     # --- one call, streamed or not --------------------------------------------------------------
     async def call(self, request: Request, *, on_text: Callable[[str], None] | None = None,
                    on_tool: Callable[[ToolCallDelta], None] | None = None,
-                   use_cache: bool | None = None, key: str | None = None) -> Result:
+                   use_cache: bool | None = None, key: str | None = None,
+                   on_attempt: Callable[[int], None] | None = None) -> Result:
         """One model call. With `on_text` (and `on_tool` for tool calls), the answer is streamed to it as it
         comes; such a call is retried only while nothing has reached the caller yet (a caller never sees a
-        half answer twice). A request with tools is never answered from the store (which keeps the text)."""
+        half answer twice). A request with tools is never answered from the store (which keeps the text).
+        `on_attempt(n)` is told when attempt n starts."""
         provider = self.provider(request.model)
         key = key or request.key(provider.base_url)
         cache = self.config.use_cache if use_cache is None else use_cache
@@ -280,11 +285,12 @@ class Calls:
                 if on_text is not None:
                     on_text(hit.text)
                 return Result(request, key, hit, None, 0)
-        return await self._call(request, key, provider, on_text, on_tool)
+        return await self._call(request, key, provider, on_text, on_tool, on_attempt)
 
     async def _call(self, request: Request, key: str, provider: Provider,
                     on_text: Callable[[str], None] | None = None,
-                    on_tool: Callable[[ToolCallDelta], None] | None = None) -> Result:
+                    on_tool: Callable[[ToolCallDelta], None] | None = None,
+                    on_attempt: Callable[[int], None] | None = None) -> Result:
         emitted = False
 
         def relay(text: str) -> None:
@@ -305,7 +311,7 @@ class Calls:
         completion, err, n = await self._attempts(
             provider, lambda: provider.generate(request, on_text=relay if on_text else None,
                                                 on_tool=relay_tool if on_tool else None), after,
-            may_retry=lambda: not emitted)
+            may_retry=lambda: not emitted, on_attempt=on_attempt)
         return Result(request, key, completion, err, n)
 
     # --- a batch -------------------------------------------------------------------------------

@@ -296,10 +296,12 @@ class Gateway:
     async def _complete(self, parsed: _Parsed, deps: list[Deployment], key: K.Key | None, redactor: Redactor | None,
                         t0: float) -> Response:
         last: ProviderError | None = None
+        attempts = 0
         for d, br in self._closed_circuits(deps):
             up0 = time.perf_counter()
             result = await self.calls.call(self._attempt_request(parsed, d))
             upstream = time.perf_counter() - up0
+            attempts += result.attempts
             if result.error is not None:
                 last = self._failed(parsed, d, br, result.error)
                 continue
@@ -319,7 +321,7 @@ class Gateway:
                     "choices": [{"index": 0, "message": _answer_message(c, text, redactor if restore else None),
                                  "finish_reason": FINISH.get(c.stop_reason or "stop", "stop")}],
                     "usage": _usage(c.usage)}
-            return JSONResponse(body, headers=self._headers(d, total - upstream))
+            return JSONResponse(body, headers=self._headers(d, total - upstream, attempts, d is not deps[0]))
         return self._all_failed(parsed, key, last, t0)
 
     def _failed(self, parsed: _Parsed, d: Deployment, br: CircuitBreaker, err: ProviderError) -> ProviderError:
@@ -344,18 +346,22 @@ class Gateway:
     async def _stream(self, parsed: _Parsed, deps: list[Deployment], key: K.Key | None, redactor: Redactor | None,
                       t0: float) -> Response:
         last: ProviderError | None = None
+        attempts = 0
         for d, br in self._closed_circuits(deps):
             # the call puts the answer's pieces on the queue as they come, and END once it has finished
             q: asyncio.Queue[Any] = asyncio.Queue()
             up0 = time.perf_counter()
+            tried = [0]
             task = asyncio.create_task(self.calls.call(self._attempt_request(parsed, d), on_text=q.put_nowait,
-                                                       on_tool=q.put_nowait))
+                                                       on_tool=q.put_nowait,
+                                                       on_attempt=lambda n, tried=tried: tried.__setitem__(0, n)))
             task.add_done_callback(lambda _t, q=q: q.put_nowait(END))
             try:
                 head = await q.get()
             except asyncio.CancelledError:  # the client went away
                 task.cancel()
                 raise
+            attempts += tried[0]  # a stream is retried only before its first text: this count is final
             if head is END:  # ended before a single piece of text: fail over, or answer an empty text
                 result = task.result()
                 if result.error is not None:
@@ -364,7 +370,8 @@ class Gateway:
                 head = None
             overhead = up0 - t0
             return StreamingResponse(self._sse(parsed, d, key, redactor, t0, head, q, task, br),
-                                     media_type="text/event-stream", headers=self._headers(d, overhead))
+                                     media_type="text/event-stream",
+                                     headers=self._headers(d, overhead, attempts, d is not deps[0]))
         return self._all_failed(parsed, key, last, t0)
 
     async def _sse(self, parsed: _Parsed, d: Deployment, key: K.Key | None, redactor: Redactor | None, t0: float,
@@ -453,8 +460,11 @@ class Gateway:
         p = self.providers[d.name]
         return pricing.cost(p.provider, p.model, usage)
 
-    def _headers(self, d: Deployment, overhead_s: float) -> dict[str, str]:
-        return {"x-coderouge-deployment": d.name, "x-coderouge-overhead-ms": f"{max(0.0, overhead_s) * 1000:.2f}"}
+    def _headers(self, d: Deployment, overhead_s: float, attempts: int, fallback: bool) -> dict[str, str]:
+        """Which deployment served, the gateway's own time, the upstream attempts it took (retries and
+        failovers included), and whether a deployment other than the route's first choice served."""
+        return {"x-coderouge-deployment": d.name, "x-coderouge-overhead-ms": f"{max(0.0, overhead_s) * 1000:.2f}",
+                "x-coderouge-attempts": str(attempts), "x-coderouge-fallback": "1" if fallback else "0"}
 
     def _log(self, key: K.Key | None, route: str, deployment: str | None, status: int, usage: Usage | None,
              latency_s: float, ttft_s: float | None, error: str | None, cost: float | None = None) -> None:
