@@ -318,3 +318,50 @@ def test_the_live_line_and_a_bad_prompt_file(tmp_path):
     bad.write_text('{"prompt": "ok"}\n{"messages": "nope"}\n')
     r = cr("stress", "fake/echo", "--prompts", str(bad), "--store", store)
     assert r.returncode == 2 and f"{bad}:2" in r.stderr and "messages" in r.stderr
+
+
+def test_chaos_on_a_gateway_served_here(tmp_path):
+    """An outage of the first deployment is absorbed by failover (no request fails; those sent in the window
+    are served by the fallback); in a 429 storm on every deployment the gateway honours Retry-After (0.5 s)
+    and holds the requests, so they wait or fail with 429, in that window only; a slow stream moves latency
+    in its window. Each is reported by the window the requests were sent in."""
+    cfg = tmp_path / "gw.yaml"
+    cfg.write_text("routes:\n  chat:\n    strategy: failover\n    deployments:\n"
+                   "      - model: fake/a?word_delay=0.001\n      - model: fake/b?word_delay=0.001\n"
+                   "limits: {timeout_s: 5, retries: 0}\nbreaker: {failures: 2, cooldown_s: 0.3}\n")
+    r = cr("stress", "--gateway", str(cfg), "--rate", "40", "--duration", "3.6", "--json", "--store",
+           str(tmp_path / "s.db"), "--chaos", "0.4-1.2:outage@fake/a?word_delay=0.001",
+           "--chaos", "1.6-2.2:429@*", "--chaos", "2.6-3.2:slow=0.03@*")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    w = {x["window"]: x for x in out["chaos"]}
+    outage, storm, slow = (w["0.4-1.2:outage@fake/a?word_delay=0.001"], w["1.6-2.2:429@*"], w["2.6-3.2:slow=0.03@*"])
+    calm = w["outside every window"]
+    assert outage["requests"] > 5 and outage["failed"] == 0 and outage["fallback"] == outage["requests"]
+    assert storm["requests"] > 5 and set(storm["errors"]) <= {"http_429"}
+    held = [storm["ttft_p50_ms"] or 0, storm["e2e_p50_ms"] or 0]
+    assert storm["failed"] > storm["requests"] // 2 or min(held) > calm["e2e_p50_ms"] + 250
+    assert calm["failed"] == 0 and slow["failed"] == 0
+    assert slow["e2e_p50_ms"] > calm["e2e_p50_ms"] + 30  # every chunk of a slow stream waits 30 ms more
+    assert set(out["errors"]) <= {"http_429"}
+    assert out["served_by"]["fake/b?word_delay=0.001"] >= outage["requests"]
+
+
+def test_chaos_on_a_model_target_and_bad_specs(tmp_path):
+    store = str(tmp_path / "s.db")
+    r = cr("stress", "fake/echo", "--rate", "50", "--duration", "1.2", "--chaos", "0.3-0.8:500@*", "--json",
+           "--store", store)
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    (win, calm) = out["chaos"]
+    assert win["failed"] == win["requests"] > 5 and calm["failed"] == 0 and set(win["errors"]) == {"http_500"}
+    for spec, expect in [("1-0:outage@*", "must end after"), ("1-2:boom@*", "KIND one of"),
+                         ("1-2:slow@*", "slow needs seconds")]:
+        r = cr("stress", "fake/echo", "--chaos", spec, "--store", store)
+        assert r.returncode == 2 and expect in r.stderr, r.stderr
+    r = cr("stress", "http://127.0.0.1:9/v1", "--chaos", "1-2:outage@*", "--store", store)
+    assert r.returncode == 2 and "--gateway" in r.stderr
+    cfg = tmp_path / "gw.yaml"
+    cfg.write_text("routes:\n  chat:\n    deployments:\n      - model: fake/a\n")
+    r = cr("stress", "--gateway", str(cfg), "--chaos", "1-2:outage@fake/zzz", "--store", store)
+    assert r.returncode == 2 and "no deployment 'fake/zzz'" in r.stderr

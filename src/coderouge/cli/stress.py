@@ -15,8 +15,8 @@ def add_parser(sub: Any, common: argparse.ArgumentParser, run_opts: argparse.Arg
     s = sub.add_parser("stress", parents=[common], help="load test an endpoint: TTFT, TPOT, ITL, latency, goodput",
                        description="Load test a base URL of any OpenAI-compatible server (a coderouge gateway, vLLM, "
                                    "llama.cpp's server, a vendor) or a coderouge model (provider/model).")
-    s.add_argument("targets", nargs="+", metavar="TARGET", help="http://HOST:PORT/v1 or provider/model "
-                                                                "(several with --compare)")
+    s.add_argument("targets", nargs="*", metavar="TARGET", help="http://HOST:PORT/v1 or provider/model "
+                                                                "(several with --compare; none with --gateway)")
     s.add_argument("--model", help="the model's name on the server (default: its only model)")
     s.add_argument("--api-key-env", metavar="VAR", help="the environment variable that holds the server's API key")
     load = s.add_argument_group("load")
@@ -42,6 +42,13 @@ def add_parser(sub: Any, common: argparse.ArgumentParser, run_opts: argparse.Arg
     slo.add_argument("--slo-ttft-ms", type=positive_float)
     slo.add_argument("--slo-tpot-ms", type=positive_float)
     slo.add_argument("--slo-e2e-ms", type=positive_float)
+    ch = s.add_argument_group("faults")
+    ch.add_argument("--gateway", metavar="CONFIG", help="load a coderouge gateway served here from this configuration "
+                                                        "(for --chaos: its deployments get the faults)")
+    ch.add_argument("--route", help="with --gateway: the route to load (default: its only route)")
+    ch.add_argument("--chaos", action="append", metavar="SPEC",
+                    help="START-END:KIND@DEPLOYMENT, KIND outage, 429, 500 or slow=SECONDS; seconds from the start "
+                         "(e.g. 2-6:outage@openai/gpt-4o-mini); repeatable; with --gateway or a provider/model target")
     s.add_argument("--compare", action="store_true", help="several TARGETs under the same load, side by side")
     s.add_argument("--repeat", type=positive_int, default=3, help="with --compare: runs of each target (default 3)")
     s.add_argument("--timeout", type=positive_float, default=60.0, help="seconds per request (default 60)")
@@ -57,6 +64,17 @@ def stress(args: argparse.Namespace) -> int:
     from ..stress.compare import compare
     from ..stress.run import Load
 
+    if args.gateway and args.targets:
+        raise UsageError("--gateway serves the target itself: give no TARGET with it")
+    if not args.gateway and not args.targets:
+        raise UsageError("give a TARGET (a base URL or provider/model), or --gateway CONFIG")
+    if args.route and not args.gateway:
+        raise UsageError("--route goes with --gateway")
+    if (args.chaos or args.gateway) and (args.compare or args.ramp):
+        raise UsageError("--chaos and --gateway go with one run: not with --compare or --ramp")
+    if args.chaos and not args.gateway and S_is_url(args.targets[0]):
+        raise UsageError("--chaos injects faults into a gateway served here (--gateway CONFIG) or into a "
+                         "provider/model target, not into a server elsewhere")
     if len(args.targets) > 1 and not args.compare:
         raise UsageError("several targets need --compare")
     if args.compare and len(args.targets) < 2:
@@ -99,7 +117,10 @@ def stress(args: argparse.Namespace) -> int:
             summary = S.run_sync(_ramp(args.targets[0], load, rates, opts, store))
             print(json.dumps(summary, indent=2) if args.json else ramp_text(summary))
             return 0
-        result = S.run_sync(_once(args.targets[0], load, opts, store))
+        if args.gateway or args.chaos:
+            result = S.run_sync(_chaos(args, load, opts, store))
+        else:
+            result = S.run_sync(_once(args.targets[0], load, opts, store))
         print(json.dumps(result, indent=2) if args.json else stress_text(result))
         if result.get("warning"):
             sys.stderr.write(result["warning"] + "\n")
@@ -131,3 +152,44 @@ async def _ramp(target: str, load: Any, rates: list[float], opts: Any, store: An
         ids.append(store.save_stress(target, model, cfg, res, S.request_rows(samples, 0.0)))
     summary["run_ids"] = ids
     return summary
+
+
+def S_is_url(target: str) -> bool:
+    from ..stress.session import is_url
+
+    return is_url(target)
+
+
+async def _chaos(args: argparse.Namespace, load: Any, opts: Any, store: Any) -> dict[str, Any]:
+    """One run with faults on a schedule: into a gateway served here from its configuration, or into a
+    provider/model target."""
+    from dataclasses import replace
+
+    from ..stress import session as S
+    from ..stress.chaos import ChaosProvider, Clock, GatewayThread, parse_chaos
+
+    faults = parse_chaos(args.chaos or [])
+    clock = Clock()
+    if args.gateway:
+        gw = GatewayThread(args.gateway, faults, clock)
+        routes = list(gw.config.routes)
+        route = args.route or (routes[0] if len(routes) == 1 else None)
+        if route not in gw.config.routes:
+            raise UsageError(f"{args.gateway}: name the route with --route (it has: {', '.join(routes)})"
+                             if route is None else f"{args.gateway} has no route {route!r} (it has: {', '.join(routes)})")
+        with gw as url:
+            t, model = await S.make_target(url, replace(opts, model=route))
+            async with t:
+                result, samples = await S.stress_once(t, f"gateway {args.gateway}", model, load, opts,
+                                                      chaos=(faults, clock))
+        target = f"gateway {args.gateway}"
+    else:
+        target = args.targets[0]
+        t, model = await S.make_target(target, opts)
+        t.provider = ChaosProvider(t.provider, [f for f in faults if f.hits(target, target)], clock, target)
+        async with t:
+            result, samples = await S.stress_once(t, target, model, load, opts, chaos=(faults, clock))
+    cfg = {**S.config_of(load, opts), "chaos": [f.label for f in faults],
+           **({"gateway": args.gateway, "route": model} if args.gateway else {})}
+    result["run_id"] = store.save_stress(target, model, cfg, result, S.request_rows(samples, 0.0))
+    return result

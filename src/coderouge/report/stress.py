@@ -29,7 +29,14 @@ def stress_text(r: dict[str, Any]) -> str:
     errs = r.get("errors") or {}
     lines.append("errors: " + (", ".join(f"{k} {v}" for k, v in errs.items()) if errs else "none"))
     if r.get("served_by"):
-        lines.append("served by: " + ", ".join(f"{k} {v}" for k, v in r["served_by"].items()))
+        lines.append("served by: " + ", ".join(f"{k} {v}" for k, v in r["served_by"].items())
+                     + f"; retried {r.get('retried', 0)}, served by a fallback {r.get('fallback', 0)}")
+    if r.get("chaos"):
+        rows = [[w["window"], str(w["requests"]), str(w["failed"]), str(w["retried"]), str(w["fallback"]),
+                 _ms(w["ttft_p50_ms"]), _ms(w["e2e_p50_ms"]), _ms(w["e2e_p95_ms"])] for w in r["chaos"]]
+        lines.append("faults, by the window the requests were sent in:\n" + render(
+            ["window", "requests", "failed", "retried", "fallback", "TTFT p50", "E2E p50", "E2E p95"], rows,
+            right={1, 2, 3, 4, 5, 6, 7}))
     co = r.get("client_overhead_ms") or {}
     lag, loop = co.get("schedule_lag") or {}, co.get("loop_delay") or {}
     lines.append(f"load generator's own lag: schedule p50 {_ms(lag.get('p50'))} / p99 {_ms(lag.get('p99'))} ms, "

@@ -28,7 +28,7 @@ class Sample:
     first and the latest chunk with text; `gaps` the inter-chunk gaps after the first (vLLM's ITL)."""
 
     __slots__ = ("seq", "scheduled", "sent", "first", "last", "end", "gaps", "chunks", "output_tokens",
-                 "input_tokens", "pieces", "error", "served_by", "warmup")
+                 "input_tokens", "pieces", "error", "served_by", "attempts", "fallback", "warmup")
 
     def __init__(self, seq: int, scheduled: float, warmup: bool = False):
         self.seq, self.scheduled, self.warmup = seq, scheduled, warmup
@@ -39,7 +39,9 @@ class Sample:
         self.input_tokens: int | None = None
         self.pieces: list[str] = []  # the text, for a tokenizer when the server gives no usage
         self.error: str | None = None
-        self.served_by: str | None = None
+        self.served_by: str | None = None  # a coderouge gateway's answer headers: which deployment served,
+        self.attempts: int | None = None  # after how many upstream attempts,
+        self.fallback = False  # and whether it was not the route's first choice
 
     def text(self, piece: str) -> None:
         now = perf()
@@ -106,7 +108,12 @@ class HTTPTarget:
         s.sent = perf()
         try:
             async with self.session.post(self.url, data=body, headers=self.headers) as resp:
-                s.served_by = resp.headers.get("x-coderouge-deployment")
+                h = resp.headers
+                s.served_by = h.get("x-coderouge-deployment")
+                if s.served_by is not None:
+                    att = h.get("x-coderouge-attempts", "")
+                    s.attempts = int(att) if att.isdigit() else None
+                    s.fallback = h.get("x-coderouge-fallback") == "1"
                 if resp.status != 200:
                     s.error = f"http_{resp.status}"
                     await resp.read()

@@ -157,10 +157,14 @@ async def _phase(target: Target, prompts: Sequence[Prompt], load: Load, n: int |
 
 
 async def run_load(target: Target, prompts: Sequence[Prompt], load: Load,
-                   tick: Callable[[Sample], None] = lambda s: None) -> Outcome:
+                   tick: Callable[[Sample], None] = lambda s: None,
+                   on_start: Callable[[], None] | None = None) -> Outcome:
+    """`on_start` is called as the load begins (warm-up included): the chaos schedule's time zero."""
     load.check()
     monitor = _Monitor()
     lags: list[float] = []
+    if on_start is not None:
+        on_start()
     if load.warmup:
         await _phase(target, prompts, load, load.warmup, None, True, 0, [], tick)
     monitor.start()

@@ -181,14 +181,23 @@ class Live:
 
 
 async def stress_once(target_obj: Any, target: str, model: str | None, load: Load, opts: Options,
-                      label: str = "") -> tuple[dict[str, Any], list[Sample]]:
+                      label: str = "", chaos: tuple[list[Any], Any] | None = None
+                      ) -> tuple[dict[str, Any], list[Sample]]:
+    """One run. `chaos`: (the faults, their Clock), started with the load and reported window by window."""
     n = (load.requests or 0) + load.warmup or 4096
     prompts = load_prompts(opts.prompts, n=max(n, 1), input_tokens=opts.input_tokens,
                            output_tokens=opts.output_tokens, range_ratio=opts.range_ratio, seed=load.seed)
     live = Live(load.requests, opts.progress, label)
     live.start()
+    t0: list[float] = []
+
+    def start() -> None:
+        t0.append(time.perf_counter())
+        if chaos is not None:
+            chaos[1].t0 = t0[0]
+
     try:
-        out = await run_load(target_obj, prompts, load, live.tick)
+        out = await run_load(target_obj, prompts, load, live.tick, on_start=start)
     finally:
         await live.stop()
     done = [s for s in out.samples if s.ok and not s.warmup]
@@ -207,6 +216,12 @@ async def stress_once(target_obj: Any, target: str, model: str | None, load: Loa
             served[s.served_by] = served.get(s.served_by, 0) + 1
     if served:
         result["served_by"] = dict(sorted(served.items()))
+        result["retried"] = sum(1 for s in out.samples if not s.warmup and (s.attempts or 1) > 1)
+        result["fallback"] = sum(1 for s in out.samples if not s.warmup and s.fallback)
+    if chaos is not None:
+        from .chaos import windows_report
+
+        result["chaos"] = windows_report(out.samples, chaos[0], t0[0])
     return result, out.samples
 
 
