@@ -307,6 +307,28 @@ class Store:
         with self.transaction(write=False) as tx:
             return [CallRecord(**r._mapping) for r in tx.execute(q)]
 
+    def call_timings(self, *, models: Sequence[str] | None = None, since: float | None = None
+                     ) -> dict[str, dict[str, list[Any]]]:
+        """Per model, the columns a report needs from its calls (no text, no request): status, latency_s,
+        ttft_s, input_tokens, output_tokens, cost_usd, one list each, oldest first."""
+        self.flush()
+        c = T.calls.c
+        cols = ("status", "latency_s", "ttft_s", "input_tokens", "output_tokens", "cost_usd")
+        q = select(c.model, *(getattr(c, n) for n in cols)).order_by(c.id)
+        if models:
+            q = q.where(c.model.in_(list(models)))
+        if since is not None:
+            q = q.where(c.created_at >= since)
+        out: dict[str, dict[str, list[Any]]] = {}
+        with self.transaction(write=False) as tx:
+            for row in tx.execute(q):
+                d = out.get(row[0])
+                if d is None:
+                    d = out[row[0]] = {n: [] for n in cols}
+                for n, v in zip(cols, row[1:]):
+                    d[n].append(v)
+        return out
+
     # --- log-likelihoods -------------------------------------------------
     def loglik_get(self, keys: Sequence[str]) -> dict[str, tuple[float, bool, int]]:
         out: dict[str, tuple[float, bool, int]] = {}
