@@ -162,9 +162,9 @@ def test_demo_prints_the_table_and_writes_the_report(tmp_path, store_path, capsy
     assert rows == [["fake/echo", "business"], ["fake/x?answer=B", "business"], ["fake/echo", "arc_easy"],
                     ["fake/x?answer=B", "arc_easy"]]
     assert f"Report: {report.resolve()}" in out and "Next:" in out
-    page = report.read_text()
-    assert "<h1>coderouge demo</h1>" in page and page.count("<tr><td>fake/") == 4
-    embedded = json.loads(__import__("html").unescape(page.split('id="results">')[1].split("</script>")[0]))
-    assert [(r["model"], r["task"], r["n"]) for r in embedded["results"]] == [
-        ("fake/echo", "business", 3), ("fake/x?answer=B", "business", 3), ("fake/echo", "arc_easy", 10),
-        ("fake/x?answer=B", "arc_easy", 10)]
+    page = report.read_text()  # the KPI report of coderouge report, for the demo's models and tasks
+    assert "<h1>coderouge demo</h1>" in page and page.count("<tr><td>fake/") == 2
+    embedded = json.loads(__import__("html").unescape(page.split('id="report-data">')[1].split("</script>")[0]))
+    assert [(m["model"], t, m["tasks"][t]["n"]) for m in embedded["models"] for t in sorted(m["tasks"])] == [
+        ("fake/echo", "arc_easy", 10), ("fake/echo", "business", 3), ("fake/x?answer=B", "arc_easy", 10),
+        ("fake/x?answer=B", "business", 3)]

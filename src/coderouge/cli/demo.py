@@ -29,7 +29,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from ..evals.demo import LOCAL, demo_models, demo_tasks, missing_keys
     from ..evals.run import evaluate_many
     from ..providers import get_provider
-    from ..report.html import write_report
+    from ..report import kpi, kpi_render
     from ..report.results import results_table
     from ..store import Store
 
@@ -66,8 +66,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if LOCAL in models:
         _say("Gemma 3 270M is a tiny base model: expect it near the bottom on business tasks; it is here so the")
         _say("demo runs with no key and no internet.")
-    report = Path(args.report)
-    write_report(report, results, elapsed)
+    report = Path(args.report)  # the KPI report (coderouge report), of this demo's models and tasks
+    page = kpi_render.to_html(kpi.build(store, models=list(models), tasks=sorted({r.task for r in results})),
+                              title="coderouge demo")
+    report.parent.mkdir(parents=True, exist_ok=True)
+    report.write_text(page, encoding="utf-8")
     _say(f"\nfinished in {elapsed:.0f}s. Report: {report.resolve()}   Store: {store.location}")
     _say("\nNext:")
     if missing:

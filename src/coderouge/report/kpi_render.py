@@ -154,7 +154,7 @@ td:first-child,th:first-child{text-align:left}th{background:#f4f4f4}td.best{back
 .note{color:#555;font-size:13px}li{font-size:13px}"""
 
 
-def to_html(report: Report) -> str:
+def to_html(report: Report, title: str = "coderouge report") -> str:
     head, rows, flags = kpi_rows(report)
     e = html.escape
     table = ("<table id='kpi'><thead><tr>" + "".join(f"<th>{e(h)}</th>" for h in head) + "</tr></thead><tbody>"
@@ -167,9 +167,9 @@ def to_html(report: Report) -> str:
     if report.arena:
         parts += [("ratings", "Arena ratings", charts.ratings(report.arena)),
                   ("win-matrix", "Arena win rates", charts.win_matrix(report.arena))]
-    for cid, title, svg in parts:
+    for cid, heading, svg in parts:
         if svg:
-            sections.append(f"<div class=chart id='chart-{cid}'><h3>{e(title)}</h3>{svg}</div>")
+            sections.append(f"<div class=chart id='chart-{cid}'><h3>{e(heading)}</h3>{svg}</div>")
     comps = ""
     if report.comparisons:
         comps = ("<h2>Paired comparisons</h2><table id='comparisons'><thead><tr><th>task</th><th>A</th><th>B</th>"
@@ -182,9 +182,9 @@ def to_html(report: Report) -> str:
                  + "".join(f"<li>{e(c['task'])}: {e(c['sentence'])}</li>" for c in report.comparisons) + "</ul>")
     p = report.provenance
     data = e(json.dumps(report.to_json()))
-    return f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>coderouge report</title>
+    return f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{e(title)}</title>
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:">
-<style>{CSS}</style></head><body><h1>coderouge report</h1>
+<style>{CSS}</style></head><body><h1>{e(title)}</h1>
 <p class=note>Generated {e(p['generated'])} from the store {e(str(p['store']))} by coderouge {e(p['coderouge_version'])}; prices
 checked {e(str(p['price_table_checked']))}. Shaded: the best of its column; for scores and ratings only where its 95% interval
 lies wholly above the others' (a difference within the intervals is no win).</p>
