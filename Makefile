@@ -34,6 +34,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/gateway_overhead.py    # added latency against a bare proxy, and memory over 100,000 requests
 	$(PY) benchmarks/stress_accuracy.py    # stress: TTFT and ITL beside a minimal aiohttp client (vLLM-style)
 	$(PY) benchmarks/stress_capacity.py    # stress: requests/s beside the same client
+	$(PY) benchmarks/report_scale.py    # coderouge report on 100,000 calls, 50 eval runs, 50,000 battles
 	CODEROUGE_DATA=$(DATA) $(PY) benchmarks/loglik_throughput.py
 	$(PY) benchmarks/arena_ratings.py    # FastChat side by side: needs bash benchmarks/fastchat_peer_setup.sh once
 	CODEROUGE_DATA=$(DATA) $(PY) benchmarks/vs_lm_eval.py       # lm-evaluation-harness side by side (about 15 min): needs bash benchmarks/lmeval_peer_setup.sh once
