@@ -65,6 +65,7 @@ BUILTIN: dict[str, Price] = {
 }
 
 FREE_PROVIDERS = {"local", "fake"}
+OUR_PROVIDERS = {"openai", "gemini", "anthropic", "local", "fake"}
 _DATE_SUFFIX = re.compile(r"(-\d{8}|-\d{4}-\d{2}-\d{2}|-latest)$")
 _overrides: dict[str, Price] | None = None
 
@@ -78,6 +79,9 @@ def parse_litellm(data: dict, source: str) -> dict[str, Price]:
             continue
         inp, outp = entry.get("input_cost_per_token"), entry.get("output_cost_per_token")
         if not isinstance(inp, (int, float)) or not isinstance(outp, (int, float)):
+            continue
+        if key.split("/", 1)[0] in OUR_PROVIDERS and "/" in key:  # a coderouge model name, whatever its provider field
+            out[key] = Price(inp * 1e6, outp * 1e6, source, "")
             continue
         prov = provider_names.get(str(entry.get("litellm_provider", "")))
         if prov is None:
@@ -119,18 +123,22 @@ def _current_overrides() -> dict[str, Price]:
 
 
 def lookup(provider: str, model: str) -> Price | None:
-    if provider in FREE_PROVIDERS:
-        return Price(0.0, 0.0, "runs locally", "")
+    """The price of provider/model: a `--prices` entry first (by the full name with its options, then
+    without them), then the free default of local and fake/ models, then the built-in table."""
     base = model.split("?", 1)[0]
-    candidates = [f"{provider}/{base}"]
+    candidates = list(dict.fromkeys([f"{provider}/{model}", f"{provider}/{base}"]))
     stripped = _DATE_SUFFIX.sub("", base)
     if stripped != base:
         candidates.append(f"{provider}/{stripped}")
     overrides = _current_overrides()
-    for table in (overrides, BUILTIN):
-        for c in candidates:
-            if c in table:
-                return table[c]
+    for c in candidates:
+        if c in overrides:
+            return overrides[c]
+    if provider in FREE_PROVIDERS:
+        return Price(0.0, 0.0, "runs locally", "")
+    for c in candidates:
+        if c in BUILTIN:
+            return BUILTIN[c]
     return None
 
 
