@@ -81,7 +81,11 @@ def test_json_md_and_csv_carry_the_same_kpis(filled):
 
 def test_bad_input_is_one_line(filled, tmp_path):
     store, _ = filled
+    failed = str(tmp_path / "failed.db")
+    r = cr("stress", "fake/x?fault_rate=1&fault=500", "--requests", "3", "--store", failed)
+    assert r.returncode == 0, r.stderr
     for args, expect in [(["--store", str(tmp_path / "empty.db")], "nothing to report"),
+                         (["--store", failed], "no successful request"),
                          (["--models", "openai/nope", "--store", store], "no results in the store for openai/nope"),
                          (["--tasks", "gsm8k", "--store", store], "no eval results in the store for task gsm8k"),
                          (["--since", "yesterday", "--store", store], "YYYY-MM-DD")]:

@@ -75,8 +75,8 @@ def latency_distributions(latencies: dict[str, list[float]], stress: dict[str, l
     fig, ax = plt.subplots(figsize=(6.4, 0.45 * len(data) + 1.2))
     ax.boxplot([xs for _, xs in data], vert=False, showfliers=False)
     ax.set_yticks(range(1, len(data) + 1), [_short(m) for m, _ in data])
-    ax.set_xlabel("latency per call (s)")
-    ax.set_title("Latency distributions (whiskers: 1.5 IQR)")
+    ax.set_xlabel("latency per request (s)")
+    ax.set_title("Latency: calls in evals and the arena, and load tests (whiskers: 1.5 IQR)")
     ax.grid(alpha=0.3, axis="x")
     return _svg(fig)
 

@@ -57,6 +57,9 @@ def build(store: Store, *, models: list[str] | None = None, tasks: list[str] | N
         latest.setdefault((r.model, r.task), r)
     battles = store.battles(decided=True, since=since)
     stress = [s for s in store.stress_runs(since=since) if not models or s.target in models or s.model in models]
+    if not latest and not battles and stress and not any(s.result.get("completed") for s in stress):
+        raise UsageError(f"nothing to report in the store {store.location}: its load tests had no successful request "
+                         "(coderouge stress … --json shows their errors)")
     names = set(models or []) | {m for m, _ in latest}
     if not models:
         names |= {b["model_a"] for b in battles} | {b["model_b"] for b in battles}
@@ -128,6 +131,8 @@ def build(store: Store, *, models: list[str] | None = None, tasks: list[str] | N
                         "battles": 0})
         st = next((s for s in stress if s.target == m and "ramp" not in s.config), None)
         if st is not None and st.result.get("completed"):
+            latencies[f"{m} (load test {st.id})"] = [r["e2e_s"] for r in store.stress_requests(st.id)
+                                                     if r["error"] is None and r["e2e_s"] is not None]
             row.update({"stress_run": st.id, "stress_ttft_p50_ms": st.result["ttft_ms"]["p50"],
                         "stress_e2e_p95_ms": st.result["e2e_ms"]["p95"],
                         "stress_request_rate": st.result["request_rate"]})
