@@ -10,7 +10,7 @@ import sys
 
 from .. import __version__
 from ..errors import CoderougeError, UsageError
-from . import arena, compare, demo, eval, keys, models, report, roi, serve, stress
+from . import arena, compare, demo, eval, keys, models, report, roi, runs, serve, stress
 from .common import Parser, common_options, run_options
 
 __all__ = ["build_parser", "main"]
@@ -22,7 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"coderouge {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     sub.required = True
-    for group in (eval, models, demo, compare, arena, serve, keys, stress, report, roi):  # the order --help lists them in
+    for group in (eval, models, demo, compare, arena, serve, keys, stress, report, roi, runs):  # the order --help lists them in
         group.add_parser(sub, common, run_opts)
     return p
 
@@ -33,6 +33,13 @@ def main(argv: list[str] | None = None) -> int:
     debug = getattr(args, "debug", False) or os.environ.get("CODEROUGE_DEBUG") == "1"
     try:
         return args.handler(args)
+    except BrokenPipeError:  # the reader went away (`coderouge runs | head -1`): stop quietly, as Unix tools do
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())  # Python's flush at exit would raise again
+        except OSError:
+            pass
+        return 141  # 128 + SIGPIPE, what a shell reports for a tool its pipe closed on
     except KeyboardInterrupt:
         sys.stderr.write("\ncoderouge: interrupted; every answer received so far is saved in the store. "
                          "Run the same command again to resume.\n")

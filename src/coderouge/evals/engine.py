@@ -7,6 +7,7 @@ import asyncio
 import importlib
 import os
 import math
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -357,6 +358,7 @@ def _no_letter_hint(task: Task) -> str:
 
 async def evaluate_async(runner: Runner, model: str, task: Task, method: str | None = None) -> EvalResult:
     config: dict[str, Any] = {}
+    started = time.perf_counter()
     if task.kind == "generate":
         outcomes = await _score_generation(runner, model, task)
         res = _summarise(model, task, outcomes, "generate")
@@ -383,6 +385,7 @@ async def evaluate_async(runner: Runner, model: str, task: Task, method: str | N
         runner.store.save_eval(
             model, task.name, {"method": res.method, "shots": res.shots, "prompt_format": res.prompt_format,
                                **task.meta, **config},
-            res.to_json(), [(o.item_id, o.status, o.score, o.detail, o.call_key) for o in outcomes],
+            {**res.to_json(), "duration_s": round(time.perf_counter() - started, 3)},
+            [(o.item_id, o.status, o.score, o.detail, o.call_key) for o in outcomes],
         )
     return res

@@ -307,6 +307,22 @@ class Store:
         with self.transaction(write=False) as tx:
             return [CallRecord(**r._mapping) for r in tx.execute(q)]
 
+    def calls_by_key(self, keys: Iterable[str]) -> dict[str, CallRecord]:
+        """The latest call of each key (its answer, or its last failure)."""
+        self.flush()
+        keys = [k for k in dict.fromkeys(keys) if k]
+        c = T.calls.c
+        out: dict[str, CallRecord] = {}
+        with self.transaction(write=False) as tx:
+            for i in range(0, len(keys), 500):
+                q = (select(*(getattr(c, f) for f in CallRecord.__dataclass_fields__))
+                     .where(c.key.in_(keys[i:i + 500])).order_by(c.id))
+                for r in tx.execute(q):
+                    rec = CallRecord(**r._mapping)
+                    if rec.status == "ok" or out.get(rec.key) is None or out[rec.key].status != "ok":
+                        out[rec.key] = rec
+        return out
+
     def call_timings(self, *, models: Sequence[str] | None = None, since: float | None = None
                      ) -> dict[str, dict[str, list[Any]]]:
         """Per model, the columns a report needs from its calls (no text, no request): status, latency_s,
