@@ -10,7 +10,7 @@ import sys
 
 from .. import __version__
 from ..errors import CoderougeError, UsageError
-from . import arena, compare, demo, eval, keys, models, report, roi, runs, serve, stress
+from . import arena, compare, demo, eval, keys, models, report, roi, runs, serve, stress, view
 from .common import Parser, common_options, run_options
 
 __all__ = ["build_parser", "main"]
@@ -22,7 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"coderouge {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     sub.required = True
-    for group in (eval, models, demo, compare, arena, serve, keys, stress, report, roi, runs):  # the order --help lists them in
+    for group in (eval, models, demo, compare, arena, serve, keys, stress, report, roi, runs, view):  # the order --help lists them in
         group.add_parser(sub, common, run_opts)
     return p
 

@@ -73,7 +73,10 @@ def latency_distributions(latencies: dict[str, list[float]], stress: dict[str, l
         return None
     plt = _plt()
     fig, ax = plt.subplots(figsize=(6.4, 0.45 * len(data) + 1.2))
-    ax.boxplot([xs for _, xs in data], vert=False, showfliers=False)
+    try:
+        ax.boxplot([xs for _, xs in data], orientation="horizontal", showfliers=False)  # matplotlib ≥ 3.10
+    except TypeError:
+        ax.boxplot([xs for _, xs in data], vert=False, showfliers=False)
     ax.set_yticks(range(1, len(data) + 1), [_short(m) for m, _ in data])
     ax.set_xlabel("latency per request (s)")
     ax.set_title("Latency: calls in evals and the arena, and load tests (whiskers: 1.5 IQR)")
