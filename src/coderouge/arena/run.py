@@ -39,6 +39,7 @@ class ArenaSummary:
     answer_failures: int = 0
     judge_failures: int = 0
     failures: list[str] = field(default_factory=list)
+    outcomes: dict[str, int] = field(default_factory=dict)  # winner value → battles judged now
 
 
 def check_judge(judge: str, prompts: list[PromptItem]) -> None:
@@ -161,6 +162,7 @@ async def _play_round(runner: Runner, store: Store, cfg: ArenaConfig, jp, prompt
                 bt.set_verdict(store, bid, winner, raw)
         if winner is not None:
             summary.decided += 1
+            summary.outcomes[winner] = summary.outcomes.get(winner, 0) + 1
 
 
 def run_arena(models: list[str], prompts: list[PromptItem], prompt_set: str, store: Store, run_config: RunConfig,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from typing import Any
 
 from ..errors import UsageError
@@ -81,6 +82,10 @@ def arena_run(args: argparse.Namespace) -> int:
     store = Store(args.store)
     s = run_arena(args.models, prompts, args.prompts, store, config, cfg)
     print(run_summary(s, store.location, args.judge))
+    todo = s.planned - s.already
+    if todo > 0 and s.decided == 0:  # every battle failed (answers or verdicts): a CI job must not pass on it
+        sys.stderr.write("coderouge: no battle was decided: every answer or every verdict failed (see above)\n")
+        return 1
     return 0
 
 

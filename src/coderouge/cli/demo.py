@@ -14,8 +14,10 @@ from .common import positive_int, run_config, setup
 
 def add_parser(sub: Any, common: argparse.ArgumentParser, run_opts: argparse.ArgumentParser) -> None:
     d = sub.add_parser("demo", parents=[common, run_opts], help="compare the embedded model and every keyed API model")
-    d.add_argument("--limit", type=positive_int, default=100, help="ARC-Easy sample size (default 100)")
-    d.add_argument("--business-limit", type=positive_int, help="business items (default: all)")
+    d.add_argument("--limit", type=positive_int, default=100,
+                   help="items of every task, a seeded sample (default 100: all 50 business tasks, 100 ARC-Easy)")
+    d.add_argument("--business-limit", type=positive_int, help="business items, when not --limit")
+    d.add_argument("--max-tokens", type=positive_int, help="answer budget in tokens for every item (default: the task's)")
     d.add_argument("--report", default="reports/demo.html", help="where to write the HTML report (default reports/demo.html)")
     d.add_argument("--models", nargs="+", metavar="MODEL", help="models to compare instead of the default set")
     d.set_defaults(handler=cmd_demo)
@@ -46,7 +48,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     _say("coderouge demo: the same work for every model, scored by programmatic checks.")
     _say(f"models: {', '.join(models)}")
     missing = missing_keys()
-    tasks, arc_skipped = demo_tasks(args.business_limit, args.limit)
+    tasks, arc_skipped = demo_tasks(args.business_limit or args.limit, args.limit)
+    tasks = [t.with_max_tokens(args.max_tokens) for t in tasks]
     _say(f"  business : {len(tasks[0].items)} realistic tasks (extract to JSON, classify, summarise, answer from a document,"
          " compute from a table, rewrite in a brand voice)")
     if arc_skipped:
@@ -74,9 +77,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
     _say(f"\nfinished in {elapsed:.0f}s. Report: {report.resolve()}   Store: {store.location}")
     _say("\nNext:")
     if missing:
-        _say(f"  - compare with the big vendors: {'; '.join(missing)}; then run 'make demo' again")
+        _say(f"  - compare with the big vendors: {'; '.join(missing)}; then run 'coderouge demo' again")
     _say("  - add any model:      coderouge eval local/gemma-3-270m openai/gpt-4o-mini --task business")
     _say("  - your own tasks:     coderouge eval MODEL --task my_tasks.jsonl   (one JSON object per line, see README)")
     _say("  - what is usable now: coderouge models")
-    _say(f"  - open the report:    {report}")
-    return 0
+    _say(f"  - open the report:    {report}   (or browse everything: coderouge view)")
+    from .eval import all_failed_exit
+
+    return all_failed_exit(results)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from typing import Any
 
 from ..errors import UsageError
@@ -30,6 +31,8 @@ def add_parser(sub: Any, common: argparse.ArgumentParser, run_opts: argparse.Arg
     e.add_argument("--k", default="1", help="humaneval with --samples: comma-separated k values (default 1)")
     e.add_argument("--temperature", type=float, default=0.8, help="humaneval with --samples: sampling temperature (default 0.8)")
     e.add_argument("--limit", type=positive_int, help="evaluate a seeded sample of N items")
+    e.add_argument("--max-tokens", type=positive_int,
+                   help="answer budget in tokens for every item (default: the task's; a base model writes up to it)")
     e.add_argument("--seed", type=int, default=1234, help="seed of the --limit sample (default 1234)")
     e.add_argument("--method", choices=["loglikelihood", "letter"], help="multiple-choice scoring method (default: log-likelihood when the model gives it)")
     e.add_argument("--unsafe-sandbox", action="store_true",
@@ -63,7 +66,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     else:
         if args.judge:
             raise UsageError("--judge applies to --task mt_bench only")
-        tasks = [get_task(t, shots=args.shots).sample(args.limit, args.seed) for t in args.task]  # validate before any call
+        tasks = [get_task(t, shots=args.shots).sample(args.limit, args.seed).with_max_tokens(args.max_tokens)
+                 for t in args.task]  # validate before any call
     for mdl in models:
         get_provider(mdl, base_url=args.base_url)
     store = Store(args.store)
@@ -78,6 +82,15 @@ def cmd_eval(args: argparse.Namespace) -> int:
     else:
         results = evaluate_many(models, tasks, store, run_config(args), method=args.method)
     print(json.dumps(json_results(results), indent=2) if args.json else results_text(results, store.location))
+    return all_failed_exit(results)
+
+
+def all_failed_exit(results: Any) -> int:
+    """1 when not a single item was scored because every call failed (a CI job must not pass on it), else 0."""
+    if results and all(r.n == 0 and r.errors > 0 for r in results):
+        sys.stderr.write("coderouge: every call failed: nothing was scored (the failures are stored; "
+                         "coderouge show RUN lists them)\n")
+        return 1
     return 0
 
 

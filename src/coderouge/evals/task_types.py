@@ -79,6 +79,16 @@ class Task:
     letter_ok: bool = True  # multiple choice: can be scored by asking for the letter (chat APIs)
     aggregate: Literal["mean", "macro"] = "mean"  # macro: the mean over item groups (MMLU subjects)
 
+    def with_max_tokens(self, n: int | None) -> Task:
+        """Every answer's budget set to `n` tokens (generation items; multiple choice has no answer to cap)."""
+        if n is None:
+            return self
+        if n < 1:
+            raise UsageError(f"--max-tokens must be at least 1, got {n}")
+        items = tuple(dataclasses.replace(it, max_tokens=n) if isinstance(it, GenItem) else it for it in self.items)
+        return dataclasses.replace(self, max_tokens=n, items=items,  # type: ignore[arg-type]
+                                   meta={**self.meta, "max_tokens": n})
+
     def sample(self, limit: int | None, seed: int = 1234) -> Task:
         """A seeded sample of `limit` items (all items, in order, when limit is None or large enough)."""
         if limit is None or limit >= len(self.items):

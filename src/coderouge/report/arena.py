@@ -14,6 +14,10 @@ def run_summary(s: Any, store_location: str, judge: str) -> str:
     """`arena run`'s answer (s: arena.run's summary)."""
     out = [f"{s.planned} battles planned: {s.decided} judged now, {s.already} already in the store, "
            f"{s.answer_failures} skipped (a model's call failed), {s.judge_failures} without a verdict (judge failed)"]
+    if s.outcomes:
+        o = s.outcomes
+        out.append(f"outcomes: model A won {o.get('model_a', 0)}, model B won {o.get('model_b', 0)}, tie {o.get('tie', 0)}, "
+                   f"both bad {o.get('tie (bothbad)', 0)}")
     out += [f"  - {f}" for f in s.failures[:5]]
     out.append(f"store: {store_location}\nnext: coderouge arena ratings --judge {judge}")
     return "\n".join(out)

@@ -1,0 +1,62 @@
+"""What a newcomer hits first: answer budgets, exit codes when everything failed, how battles ended, the
+demo's --limit on every task."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from coderouge.store import Store
+
+
+def cr(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "coderouge", *args], capture_output=True, text=True, timeout=180)
+
+
+def _task(tmp_path, n=3):
+    t = tmp_path / "t.jsonl"
+    t.write_text("".join(json.dumps({"id": f"q{i}", "prompt": f"Say {i}", "check": {"type": "exact", "expected": str(i)}})
+                         + "\n" for i in range(n)))
+    return str(t)
+
+
+def test_max_tokens_caps_every_answer(tmp_path):
+    store = str(tmp_path / "s.db")
+    r = cr("eval", "fake/echo", "--task", _task(tmp_path), "--max-tokens", "7", "--store", store)
+    assert r.returncode == 0, r.stderr
+    with Store(store) as s:
+        params = [json.loads(c.request_json)["params"]["max_tokens"] for c in s.calls()]
+    assert params == [7, 7, 7]
+    r = cr("demo", "--models", "fake/echo", "--limit", "3", "--max-tokens", "5", "--report", str(tmp_path / "d.html"),
+           "--store", store)
+    assert r.returncode == 0, r.stderr
+    assert "business : 3 realistic tasks" in r.stdout and "a seeded sample of 3 ARC-Easy" in r.stdout
+    assert "coderouge view" in r.stdout
+
+
+def test_a_run_where_every_call_failed_exits_non_zero(tmp_path):
+    store = str(tmp_path / "s.db")
+    r = cr("eval", "fake/down?fault_rate=1&fault=500", "--task", _task(tmp_path), "--retries", "0", "--store", store)
+    assert r.returncode == 1 and "every call failed" in r.stderr
+    assert "fake/down" in r.stdout  # the table is still shown, and the failures are stored
+    with Store(store) as s:
+        assert s.count_calls("error") == 3
+    ok = cr("eval", "fake/echo", "fake/down?fault_rate=1&fault=500", "--task", _task(tmp_path), "--retries", "0",
+            "--store", store)
+    assert ok.returncode == 0  # one model answered: the run scored something
+
+
+def test_arena_run_says_how_battles_ended_and_fails_when_none_was_decided(tmp_path):
+    store = str(tmp_path / "s.db")
+    prompts = tmp_path / "p.jsonl"
+    prompts.write_text(json.dumps({"id": "q", "prompt": "2 + 2?", "check": {"type": "numeric", "expected": 4}}) + "\n")
+    r = cr("arena", "run", "fake/four?answer=4", "fake/five?answer=5", "--prompts", str(prompts), "--judge", "reference",
+           "--battles", "6", "--store", store)
+    assert r.returncode == 0, r.stderr
+    line = next(x for x in r.stdout.splitlines() if x.startswith("outcomes:"))
+    won = [int(w) for w in line.replace(",", " ").split() if w.isdigit()]
+    assert sum(won) == 6 and "tie 0" in line and "both bad 0" in line
+    bad = cr("arena", "run", "fake/x?fault_rate=1&fault=500", "fake/y?fault_rate=1&fault=500", "--prompts", str(prompts),
+             "--judge", "reference", "--battles", "2", "--retries", "0", "--store", store)
+    assert bad.returncode == 1 and "no battle was decided" in bad.stderr
