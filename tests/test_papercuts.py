@@ -60,3 +60,40 @@ def test_arena_run_says_how_battles_ended_and_fails_when_none_was_decided(tmp_pa
     bad = cr("arena", "run", "fake/x?fault_rate=1&fault=500", "fake/y?fault_rate=1&fault=500", "--prompts", str(prompts),
              "--judge", "reference", "--battles", "2", "--retries", "0", "--store", store)
     assert bad.returncode == 1 and "no battle was decided" in bad.stderr
+
+
+def test_output_files_and_logged_samples(tmp_path):
+    store = str(tmp_path / "s.db")
+    task = _task(tmp_path)
+    out = tmp_path / "res.json"
+    r = cr("eval", "fake/echo", "fake/two?answer=2", "--task", task, "--output", str(out), "--log-samples",
+           "--store", store)
+    assert r.returncode == 0, r.stderr
+    data = json.loads(out.read_text())
+    assert [(x["model"], x["n"]) for x in data["results"]] == [("fake/echo", 3), ("fake/two?answer=2", 3)]
+    samples = [json.loads(x) for x in (tmp_path / "res.samples.jsonl").read_text().splitlines()]
+    assert len(samples) == 6
+    two = {s["item"]: s for s in samples if s["model"] == "fake/two?answer=2"}
+    assert two["q2"]["score"] == 1.0 and two["q2"]["answer"] == "2" and two["q2"]["prompt"] == "Say 2"
+    assert two["q1"]["score"] == 0.0 and two["q1"]["detail"]
+    csv_out = tmp_path / "res.csv"
+    assert cr("eval", "fake/echo", "--task", task, "--output", str(csv_out), "--store", store).returncode == 0
+    head = csv_out.read_text().splitlines()[0].split(",")
+    assert head[:4] == ["model", "task", "metric", "value"]
+    cmp_out = tmp_path / "cmp.csv"
+    r = cr("compare", "fake/echo", "fake/two?answer=2", "--task", task, "--output", str(cmp_out), "--store", store)
+    assert r.returncode == 0, r.stderr
+    assert "sentence" in cmp_out.read_text().splitlines()[0]
+    prompts = tmp_path / "p.jsonl"
+    prompts.write_text(json.dumps({"id": "q", "prompt": "2 + 2?", "check": {"type": "numeric", "expected": 4}}) + "\n")
+    assert cr("arena", "run", "fake/four?answer=4", "fake/five?answer=5", "fake/six?answer=6", "--prompts",
+              str(prompts), "--judge", "reference", "--battles", "30", "--store", store).returncode == 0
+    rat = tmp_path / "ratings.json"
+    r = cr("arena", "ratings", "--reg", "0.01", "--output", str(rat), "--store", store)
+    assert r.returncode == 0, r.stderr
+    assert {x["model"] for x in json.loads(rat.read_text())["ratings"]} == {"fake/four?answer=4", "fake/five?answer=5",
+                                                                            "fake/six?answer=6"}
+    for args, expect in [(["--output", str(tmp_path / "x.txt")], ".json or .csv"),
+                         (["--log-samples"], "--output"), (["--output", str(tmp_path / "no" / "x.json")], "no such folder")]:
+        r = cr("eval", "fake/echo", "--task", task, *args, "--store", store)
+        assert r.returncode == 2 and expect in r.stderr, r.stderr

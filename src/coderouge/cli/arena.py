@@ -51,6 +51,7 @@ def add_parser(sub: Any, common: argparse.ArgumentParser, run_opts: argparse.Arg
     rt.add_argument("--style-control", action="store_true", help="control for answer length (needs answer lengths)")
     rt.add_argument("--matrix", action="store_true", help="also print the win-rate and predicted win-probability matrices")
     rt.add_argument("--json", action="store_true")
+    rt.add_argument("--output", metavar="FILE", help="also write the ratings to FILE (.json or .csv)")
     rt.set_defaults(handler=arena_ratings)
     im = asub.add_parser("import", parents=[common], help="import a FastChat clean_battle JSON file into the store")
     im.add_argument("file")
@@ -120,6 +121,9 @@ def arena_ratings(args: argparse.Namespace) -> int:
     from ..errors import UnboundedRatingsError
     from ..report.arena import ratings_json, ratings_text
 
+    from ..report.output import check_path, write_rows
+
+    out_path = check_path(args.output)
     if args.reg < 0:
         raise UsageError(f"--reg must be 0 or more, got {args.reg}")
     try:
@@ -129,6 +133,9 @@ def arena_ratings(args: argparse.Namespace) -> int:
         raise UsageError(f"{str(e).split('; add battles')[0]}; add battles, or rate with --reg 0.01 (a ridge that keeps "
                          "such ratings finite)") from None
     print(json.dumps(ratings_json(board), indent=2) if args.json else ratings_text(board, args.bootstrap, args.k))
+    if out_path is not None:
+        data = ratings_json(board)
+        write_rows(out_path, data, data["ratings"])
     return 0
 
 

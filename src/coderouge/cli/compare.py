@@ -20,6 +20,7 @@ def add_parser(sub: Any, common: argparse.ArgumentParser, run_opts: argparse.Arg
     c.add_argument("--method", choices=["loglikelihood", "letter"], help="multiple-choice scoring method")
     c.add_argument("--bootstrap", type=positive_int, default=10000, help="paired-bootstrap rounds (default 10000)")
     c.add_argument("--json", action="store_true")
+    c.add_argument("--output", metavar="FILE", help="also write the comparison to FILE (.json or .csv)")
     c.set_defaults(handler=cmd_compare)
 
 
@@ -31,6 +32,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from ..store import Store
 
     setup(args)
+    from ..report.output import check_path, write_rows
+
+    out_path = check_path(args.output)
     if args.model_a == args.model_b:
         raise UsageError("compare needs two different models")
     task = get_task(args.task).sample(args.limit, args.seed)
@@ -39,4 +43,6 @@ def cmd_compare(args: argparse.Namespace) -> int:
     c = compare_models(args.model_a, args.model_b, task, Store(args.store), run_config(args), method=args.method,
                        rounds=args.bootstrap, seed=args.seed)
     print(json.dumps(c.to_json(), indent=2) if args.json else comparison_text(c))
+    if out_path is not None:
+        write_rows(out_path, {**c.to_json(), "sentence": c.sentence()}, [{**c.to_json(), "sentence": c.sentence()}])
     return 0

@@ -39,6 +39,9 @@ def add_parser(sub: Any, common: argparse.ArgumentParser, run_opts: argparse.Arg
                    help="humaneval: run model-written code even where the operating-system sandbox (bubblewrap: "
                         "user, mount, PID and network namespaces) is unavailable; only on a machine you can lose")
     e.add_argument("--json", action="store_true", help="print results as JSON")
+    e.add_argument("--output", metavar="FILE", help="also write the results to FILE (.json or .csv)")
+    e.add_argument("--log-samples", action="store_true",
+                   help="with --output: every item's prompt, answer and score in FILE's stem + .samples.jsonl")
     e.set_defaults(handler=cmd_eval)
 
 
@@ -56,6 +59,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from ..store import Store
 
     setup(args)
+    from ..report.output import check_path
+
+    out_path = check_path(args.output, args.log_samples)
     models = [with_chat_template(m) for m in args.models] if args.chat_template else args.models
     if "mt_bench" in args.task:
         if args.task != ["mt_bench"]:
@@ -82,6 +88,14 @@ def cmd_eval(args: argparse.Namespace) -> int:
     else:
         results = evaluate_many(models, tasks, store, run_config(args), method=args.method)
     print(json.dumps(json_results(results), indent=2) if args.json else results_text(results, store.location))
+    if out_path is not None:
+        from ..report.output import samples_path, write_rows, write_samples
+
+        payload = json_results(results)
+        write_rows(out_path, payload, payload["results"])
+        if args.log_samples:
+            n = write_samples(out_path, store, results)
+            sys.stderr.write(f"samples: {n} items in {samples_path(out_path)}\n")
     return all_failed_exit(results)
 
 
