@@ -51,3 +51,16 @@ def test_progress_bar_with_eta_on_a_terminal(tmp_path, columns):
     assert proc.returncode == 0
     assert "fake/p?latency=0.02 business" in text
     assert re.search(r"\d+/50 \[\d\d:\d\d<\d\d:\d\d", text), text[-500:]
+
+
+def test_progress_lines_when_standard_error_is_not_a_terminal(tmp_path):
+    """A CI log gets a plain line every few seconds (done/total, rate, ETA) once a run lasts that long."""
+    env = {**os.environ, "CODEROUGE_STORE": str(tmp_path / "s.db")}
+    r = subprocess.run([sys.executable, "-m", "coderouge", "eval", "fake/p?latency=0.25", "--task", "business",
+                        "--concurrency", "1", "--limit", "30"], capture_output=True, text=True, env=env, timeout=120)
+    assert r.returncode == 0, r.stderr
+    lines = [x for x in r.stderr.splitlines() if re.match(r".*: \d+/30 \(\d+%\), [\d.]+ req/s, ETA ", x)]
+    assert len(lines) >= 2 and lines[-1].endswith("done") and "\r" not in r.stderr
+    quick = subprocess.run([sys.executable, "-m", "coderouge", "eval", "fake/p", "--task", "business", "--limit", "5"],
+                           capture_output=True, text=True, env=env, timeout=60)
+    assert quick.stderr == ""  # a short run prints nothing
