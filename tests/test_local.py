@@ -94,6 +94,10 @@ def test_eval_cli_end_to_end_and_cached(store_path, capsys):
     assert [r["value"] for r in rows2] == [r["value"] for r in rows]
     assert con.execute("SELECT COUNT(*) FROM calls").fetchone()[0] == calls
     assert con.execute("SELECT COUNT(*) FROM loglik").fetchone()[0] == logliks
+    # the table shows acc_norm beside acc, as lm-evaluation-harness reports both
+    assert main(["eval", "local/gemma-3-270m", "--task", "arc_easy", "--limit", "3"]) == 0
+    line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("local/gemma-3-270m"))
+    assert "(norm " in line
 
 
 def test_completion_mode_continues_the_text_as_written(gemma):

@@ -97,3 +97,17 @@ def test_output_files_and_logged_samples(tmp_path):
                          (["--log-samples"], "--output"), (["--output", str(tmp_path / "no" / "x.json")], "no such folder")]:
         r = cr("eval", "fake/echo", "--task", task, *args, "--store", store)
         assert r.returncode == 2 and expect in r.stderr, r.stderr
+
+
+def test_task_files_with_a_byte_order_mark_and_errors_at_their_column(tmp_path):
+    store = str(tmp_path / "s.db")
+    bom = tmp_path / "bom.jsonl"
+    bom.write_bytes(b"\xef\xbb\xbf" + json.dumps({"id": "a", "prompt": "x", "check": {"type": "exact",
+                                                                                     "expected": "x"}}).encode() + b"\n")
+    r = cr("eval", "fake/echo", "--task", str(bom), "--store", store)
+    assert r.returncode == 0, r.stderr
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"id": "a", "prompt": "x", "check": {"type": "exact", "expected": "x"}}\n'
+                   '{"id": "b", "prompt": "x", "check": }\n')
+    r = cr("eval", "fake/echo", "--task", str(bad), "--store", store)
+    assert r.returncode == 2 and f"{bad}:2: invalid JSON" in r.stderr and "(column 37)" in r.stderr

@@ -89,7 +89,7 @@ def read_jsonl(path: str | os.PathLike[str], what: str | None = None) -> list[tu
     pre = f"{what}: " if what else ""
     rows = []
     try:
-        with open(path, encoding="utf-8") as f:
+        with open(path, encoding="utf-8-sig") as f:  # a byte-order mark (some Windows editors) is not an error
             for lineno, line in enumerate(f, start=1):
                 if not line.strip():
                     continue

@@ -21,6 +21,9 @@ def results_table(results: Sequence[Any]) -> str:
         else:
             ci = "—" if r.n == 0 else f"{r.ci_low * 100:.1f}–{r.ci_high * 100:.1f}"
             value = "—" if r.n == 0 else f"{r.value * 100:.1f}%"
+            norm = (r.extra_metrics or {}).get("acc_norm")
+            if r.n and r.metric == "acc" and norm is not None:  # lm-evaluation-harness reports both
+                value += f" (norm {norm * 100:.1f}%)"
         rows.append([r.model, r.task, f"{r.metric} ({r.method})", value, ci, str(r.n), str(r.errors),
                      fmt_s(r.latency_p50_s), fmt_s(r.latency_p95_s), fmt_s(r.ttft_p50_s),
                      fmt_tokens(r.input_tokens + r.output_tokens), fmt_cost(r.cost_usd)])
