@@ -139,3 +139,44 @@ def test_kill_9_during_loglikelihood_scoring_then_resume(tmp_path):
     assert all(after[k] == v for k, v in before.items())
     assert len(after) > len(before)
 
+
+
+@pytest.mark.local_model
+@pytest.mark.timeout(300)
+def test_ctrl_c_during_loglikelihood_scoring_stops_between_decode_calls(tmp_path):
+    """Ctrl-C while llama.cpp is scoring: the scoring thread is told to stop before its next decode call, so
+    the run ends long before the next stored batch would, with what it scored kept. The time it takes is
+    measured against the time one batch of scoring took in the same run (the noise floor of this machine),
+    not against a fixed number of seconds."""
+    db = tmp_path / "store.db"
+    env = {**os.environ, "CODEROUGE_STORE": str(db)}
+    cmd = [sys.executable, "-m", "coderouge", "eval", "local/gemma-3-270m", "--task", "arc_easy", "--limit", "300"]
+    started = time.monotonic()
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:
+        deadline = time.monotonic() + 240
+        stored = 0
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                with Store(db) as s:
+                    stored = s.count_logliks()
+            except CoderougeError:
+                stored = 0
+            if stored:
+                break
+            time.sleep(0.05)
+        first_batch = time.monotonic() - started  # model load and one stored batch of scoring
+        assert proc.poll() is None, "the run ended before it could be interrupted"
+        t0 = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=120)
+        stop = time.monotonic() - t0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130 and "interrupted" in err and "Traceback" not in err, err
+    assert stop < first_batch, f"stopping took {stop:.1f} s, longer than loading and scoring a batch ({first_batch:.1f} s)"
+    with Store(db) as s:
+        assert 0 < s.count_logliks() < 300 * 4
