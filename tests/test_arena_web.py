@@ -20,7 +20,7 @@ import pytest
 
 from loopback import running
 
-from coderouge.arena.battles import list_battles
+from coderouge.arena.battles import get_battle, list_battles
 from coderouge.arena.prompts import PromptItem
 from coderouge.arena.web import create_app
 from coderouge.providers.fake import FakeProvider
@@ -439,3 +439,38 @@ def test_an_answer_with_html_and_script_is_shown_as_text(page, store_path):
         assert evil in shown  # the markup itself, as characters
         assert page.evaluate("() => window.pwned") is None
         assert page.evaluate("() => document.querySelectorAll('#answer-a *, #answer-b *').length") == 0
+
+
+@pytest.mark.timeout(60)
+def test_a_viewer_who_leaves_stops_the_generation_and_the_answers_are_kept(store_path, monkeypatch):
+    """The page is closed while both answers are being typed: once no stream follows the battle (after a
+    grace that lets a reload reconnect), the generation stops, and what was written so far is saved."""
+    from http.client import HTTPConnection
+    from urllib.parse import urlparse
+
+    from coderouge.arena import web
+
+    monkeypatch.setattr(web, "LEAVE_GRACE_S", 0.3)
+    models = ["fake/typist-one", "fake/typist-two"]
+    providers = {m: Typist(m.split("/")[1], options={"answer": a, "word_delay": "0.25"})
+                 for m, a in zip(models, (ANSWER_ONE, ANSWER_TWO))}
+    with arena(store_path, models, min_vote_seconds=0.1, seed=1, providers=providers) as url:
+        b = json.loads(http("POST", f"{url}/api/battles", {})[1])
+        u = urlparse(url)
+        conn = HTTPConnection(u.hostname, u.port, timeout=10)
+        conn.request("GET", f"/api/battles/{b['id']}/stream", headers={"X-Arena-Token": b["token"]})
+        resp = conn.getresponse()
+        got = b""
+        while got.count(b"event: a") < 2:  # two words of one answer have arrived
+            got += resp.read1(4096)
+        conn.close()  # the viewer leaves
+        time.sleep(2.0)  # the grace, then the cancelled calls
+        with Store(store_path) as s:
+            first = get_battle(s, b["id"])
+        time.sleep(1.0)
+        with Store(store_path) as s:
+            later = get_battle(s, b["id"])
+    assert first.answer_a and first.answer_b  # what was typed was kept
+    assert len(first.answer_a) < len(ANSWER_ONE) or len(first.answer_b) < len(ANSWER_TWO)  # and it stopped
+    assert (later.answer_a, later.answer_b) == (first.answer_a, first.answer_b)  # nothing more came
+    assert first.shown_at is None and first.winner is None  # never shown whole, so never votable as is

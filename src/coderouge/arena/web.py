@@ -58,6 +58,7 @@ __all__ = ["ArenaLimits", "create_app", "serve"]
 
 CALL_TIMEOUT_S = 600.0
 ANSWER_TEMPERATURE = 0.7  # sampled, so that an answer's text does not identify its model
+LEAVE_GRACE_S = 5.0  # when the last viewer of a battle leaves, its generation stops after this (a reload reconnects)
 
 
 @dataclass(frozen=True)
@@ -171,6 +172,11 @@ class _Generation:
     events: list[tuple[str, Any]] = field(default_factory=list)
     sides: dict[str, _Side] = field(default_factory=lambda: {"a": _Side(), "b": _Side()})
     finished: bool = False
+    followers: int = 0  # streams following it now; when the last leaves, it stops after LEAVE_GRACE_S
+
+    def partial(self, side: str) -> str:
+        """What was generated on one side so far (the whole answer once finished)."""
+        return self.sides[side].text or "".join(d for e, d in self.events if e == side and isinstance(d, str))
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
     task: asyncio.Task[None] | None = None
 
@@ -277,6 +283,25 @@ class _Arena:
             gen.finished = True
             gen.push("end", None)
             self.generations.pop(battle_id, None)
+            # the answers are kept even when nobody watched them to the end (the viewer left, the server
+            # stops): what was generated, not yet shown, so the next viewer of the battle gets fresh ones
+            current = get_battle(self.store, battle_id)
+            if current is not None and current.shown_at is None:
+                set_answers(self.store, battle_id, gen.partial("a"), gen.partial("b"), gen.sides["a"].key,
+                            gen.sides["b"].key, shown_at=None)
+
+    def _left(self, battle_id: int, gen: _Generation) -> None:
+        """A stream stopped following: when none is left, stop generating (nobody will read it) after a grace
+        that lets a reload reconnect."""
+        gen.followers -= 1
+        if gen.followers > 0 or gen.finished or gen.task is None:
+            return
+
+        def abandon() -> None:
+            if gen.followers == 0 and not gen.finished and gen.task is not None:
+                gen.task.cancel()
+
+        asyncio.get_running_loop().call_later(LEAVE_GRACE_S, abandon)
 
     def _generation(self, b: Battle) -> _Generation:
         gen = self.generations.get(b.id)
@@ -293,9 +318,13 @@ class _Arena:
             yield _sse("done", {"ok": True, "voted": b.winner is not None, "min_vote_seconds": self.min_vote_seconds})
             return
         gen = self._generation(b)
-        async for event, data in gen.follow():
-            if event != "end":
-                yield _sse(event, data)
+        gen.followers += 1
+        try:
+            async for event, data in gen.follow():
+                if event != "end":
+                    yield _sse(event, data)
+        finally:
+            self._left(b.id, gen)
         a, bb = gen.sides["a"], gen.sides["b"]
         ok = a.text is not None and bb.text is not None
         if ok:
