@@ -111,3 +111,18 @@ def test_task_files_with_a_byte_order_mark_and_errors_at_their_column(tmp_path):
                    '{"id": "b", "prompt": "x", "check": }\n')
     r = cr("eval", "fake/echo", "--task", str(bad), "--store", store)
     assert r.returncode == 2 and f"{bad}:2: invalid JSON" in r.stderr and "(column 37)" in r.stderr
+
+
+def test_answers_from_the_store_keep_their_latency_marked_as_cached(tmp_path):
+    store = str(tmp_path / "s.db")
+    task = _task(tmp_path)
+    first = cr("eval", "fake/slow?latency=0.05", "--task", task, "--store", store)
+    again = cr("eval", "fake/slow?latency=0.05", "--task", task, "--store", store)
+    line1 = next(x for x in first.stdout.splitlines() if x.startswith("fake/slow"))
+    line2 = next(x for x in again.stdout.splitlines() if x.startswith("fake/slow"))
+    import re
+
+    assert "*" not in line1 and re.search(r" 5\dms\* ", line2), (line1, line2)  # the original ~50 ms, marked
+    assert "some answers came from the store" in again.stdout and "3 of 3" in again.stdout
+    js = json.loads(cr("eval", "fake/slow?latency=0.05", "--task", task, "--json", "--store", store).stdout)
+    assert js["results"][0]["cached"] == 3 and js["results"][0]["latency_p50_s"] >= 0.05

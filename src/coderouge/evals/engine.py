@@ -37,6 +37,7 @@ class ItemOutcome:
     output_tokens: int = 0
     cost_usd: float | None = 0.0
     text: str | None = field(default=None, repr=False)  # the answer (generation tasks), for task-level metrics
+    cached: bool = False  # answered from the store: latency and cost are the original call's
 
 
 @dataclass
@@ -66,6 +67,7 @@ class EvalResult:
     groups: dict[str, dict[str, float]] = field(default_factory=dict)
     # settings of the scoring backend that change the numbers (log-likelihood: llama.cpp's flash attention)
     settings: dict[str, Any] = field(default_factory=dict)
+    cached: int = 0  # items answered from the store (their latency and cost are the original calls')
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
@@ -177,7 +179,7 @@ async def _ask_and_score(runner: Runner, model: str, task: Task, reqs: list[Requ
         c = res.completion
         value, detail = next(it_scores)
         out.append(ItemOutcome(it.id, "ok", value, detail, res.key, c.latency_s, c.ttft_s,
-                               c.usage.input_tokens, c.usage.output_tokens, c.cost_usd, c.text))
+                               c.usage.input_tokens, c.usage.output_tokens, c.cost_usd, c.text, c.cached))
     return out
 
 
@@ -332,6 +334,7 @@ def _summarise(model: str, task: Task, outcomes: list[ItemOutcome], method: str,
         input_tokens=sum(o.input_tokens for o in ok), output_tokens=sum(o.output_tokens for o in ok),
         cost_usd=cost, method=method, shots=shots, prompt_format=prompt_format,
         items=outcomes, extra_metrics=extra, error_examples=sorted({o.detail for o in errs})[:3], groups=groups,
+        cached=sum(1 for o in ok if o.cached),
     )
 
 

@@ -9,7 +9,7 @@ from typing import Any
 from .text import fmt_cost, fmt_s, fmt_tokens, render
 
 JSON_KEYS = ["model", "task", "metric", "value", "ci_low", "ci_high", "n", "errors", "latency_p50_s", "latency_p95_s",
-             "cost_usd", "method", "shots", "prompt_format", "ttft_p50_s", "input_tokens", "output_tokens"]
+             "cost_usd", "method", "shots", "prompt_format", "ttft_p50_s", "input_tokens", "output_tokens", "cached"]
 
 
 def results_table(results: Sequence[Any]) -> str:
@@ -24,8 +24,9 @@ def results_table(results: Sequence[Any]) -> str:
             norm = (r.extra_metrics or {}).get("acc_norm")
             if r.n and r.metric == "acc" and norm is not None:  # lm-evaluation-harness reports both
                 value += f" (norm {norm * 100:.1f}%)"
+        mark = "*" if getattr(r, "cached", 0) and r.latency_p50_s is not None else ""  # from the store: see the note
         rows.append([r.model, r.task, f"{r.metric} ({r.method})", value, ci, str(r.n), str(r.errors),
-                     fmt_s(r.latency_p50_s), fmt_s(r.latency_p95_s), fmt_s(r.ttft_p50_s),
+                     fmt_s(r.latency_p50_s) + mark, fmt_s(r.latency_p95_s) + mark, fmt_s(r.ttft_p50_s) + mark,
                      fmt_tokens(r.input_tokens + r.output_tokens), fmt_cost(r.cost_usd)])
     headers = ["model", "task", "metric", "score", "95% CI", "n", "errors", "p50", "p95", "ttft", "tokens", "cost"]
     return render(headers, rows, right={3, 4, 5, 6, 7, 8, 9, 10, 11})
@@ -34,6 +35,10 @@ def results_table(results: Sequence[Any]) -> str:
 def results_text(results: Sequence[Any], store_location: str) -> str:
     """`coderouge eval`'s answer: the table, a line for each result with failed items, the store."""
     out = [results_table(results)]
+    cached = [r for r in results if getattr(r, "cached", 0)]
+    if cached:
+        out.append("* some answers came from the store (no new call): their latency is the original call's "
+                   f"({', '.join(f'{r.model} on {r.task}: {r.cached} of {r.n}' for r in cached)}; --no-cache asks again)")
     for r in results:
         if r.errors:
             out.append(f"\n{r.model} on {r.task}: {r.errors} item(s) failed and are not scored; e.g. {r.error_examples[0]}")
