@@ -62,6 +62,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     results = evaluate_many(models, tasks, store, config)
     elapsed = time.perf_counter() - t0
     _say(results_table(results))
+    cached = [r for r in results if r.cached]
+    if cached:
+        _say("* answered from the store, where an earlier run left them: the original calls' latency "
+             "(--no-cache asks again)")
     _say("")
     _say("How to read this: score is the share of items passed (business) or answered correctly (arc_easy), with its 95%")
     _say("confidence interval; n items scored; errors are failed calls, never counted as answers; p50/p95 are latency")
