@@ -4,6 +4,8 @@ with "database is locked")."""
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -38,9 +40,21 @@ class SQLiteBackend:
         def _connect(dbapi: Any, _rec: Any) -> None:
             dbapi.isolation_level = None  # transactions are begun by the listener below, not by pysqlite
             cur = dbapi.cursor()
-            cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-            cur.execute("PRAGMA journal_mode=WAL")  # outside any transaction; a file that is not SQLite fails here
-            cur.execute("PRAGMA synchronous=NORMAL")
+            # Switching a new file to WAL takes an exclusive lock, and SQLite can answer "database is locked"
+            # at once, without its busy handler, while another process is creating the same store (seen
+            # once in CI: two `eval`s starting on one new store): wait for it as the busy timeout would.
+            # A file that is not SQLite fails here with another message, at once.
+            deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+            while True:
+                try:
+                    cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+                    cur.execute("PRAGMA journal_mode=WAL")  # outside any transaction
+                    cur.execute("PRAGMA synchronous=NORMAL")
+                    break
+                except sqlite3.OperationalError as e:
+                    if ("locked" not in str(e) and "busy" not in str(e)) or time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.05)
             cur.close()
 
         @event.listens_for(eng, "begin")
