@@ -94,6 +94,19 @@ def test_ctrl_c_stops_cleanly_and_resumes(tmp_path):
     assert _ok_calls(str(db)) == n
 
 
+def _wait_for_logliks(proc: subprocess.Popen, db, timeout_s: float = 240) -> None:
+    """Until the run has stored its first batch of log-likelihoods, or ended, or `timeout_s` passed."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            with Store(db) as s:
+                if s.count_logliks():
+                    return
+        except CoderougeError:
+            pass
+        time.sleep(0.05)
+
+
 @pytest.mark.local_model
 @pytest.mark.timeout(300)
 def test_kill_9_during_loglikelihood_scoring_then_resume(tmp_path):
@@ -105,17 +118,7 @@ def test_kill_9_during_loglikelihood_scoring_then_resume(tmp_path):
            "--json"]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
-        deadline = time.monotonic() + 240
-        stored = 0
-        while time.monotonic() < deadline and proc.poll() is None:
-            try:
-                with Store(db) as s:
-                    stored = s.count_logliks()
-            except CoderougeError:
-                stored = 0
-            if stored:
-                break
-            time.sleep(0.1)
+        _wait_for_logliks(proc, db)
         assert proc.poll() is None, f"the run ended before it could be killed: {proc.stderr.read().decode()[-2000:]}"
         os.kill(proc.pid, signal.SIGKILL)
     finally:
@@ -155,17 +158,7 @@ def test_ctrl_c_during_loglikelihood_scoring_stops_between_decode_calls(tmp_path
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
-        deadline = time.monotonic() + 240
-        stored = 0
-        while time.monotonic() < deadline and proc.poll() is None:
-            try:
-                with Store(db) as s:
-                    stored = s.count_logliks()
-            except CoderougeError:
-                stored = 0
-            if stored:
-                break
-            time.sleep(0.05)
+        _wait_for_logliks(proc, db)
         first_batch = time.monotonic() - started  # model load and one stored batch of scoring
         assert proc.poll() is None, "the run ended before it could be interrupted"
         t0 = time.monotonic()

@@ -72,7 +72,7 @@ def stress(args: argparse.Namespace) -> int:
         raise UsageError("--route goes with --gateway")
     if (args.chaos or args.gateway) and (args.compare or args.ramp):
         raise UsageError("--chaos and --gateway go with one run: not with --compare or --ramp")
-    if args.chaos and not args.gateway and S_is_url(args.targets[0]):
+    if args.chaos and not args.gateway and S.is_url(args.targets[0]):
         raise UsageError("--chaos injects faults into a gateway served here (--gateway CONFIG) or into a "
                          "provider/model target, not into a server elsewhere")
     if len(args.targets) > 1 and not args.compare:
@@ -152,12 +152,6 @@ async def _ramp(target: str, load: Any, rates: list[float], opts: Any, store: An
         ids.append(store.save_stress(target, model, cfg, res, S.request_rows(samples, 0.0)))
     summary["run_ids"] = ids
     return summary
-
-
-def S_is_url(target: str) -> bool:
-    from ..stress.session import is_url
-
-    return is_url(target)
 
 
 async def _chaos(args: argparse.Namespace, load: Any, opts: Any, store: Any) -> dict[str, Any]:

@@ -60,10 +60,11 @@ def build(store: Store, *, models: list[str] | None = None, tasks: list[str] | N
     if not latest and not battles and stress and not any(s.result.get("completed") for s in stress):
         raise UsageError(f"nothing to report in the store {store.location}: its load tests had no successful request "
                          "(coderouge stress … --json shows their errors)")
-    names = set(models or []) | {m for m, _ in latest}
+    rated = {b["model_a"] for b in battles} | {b["model_b"] for b in battles}
+    evaluated = {m for m, _ in latest}
+    names = set(models or []) | evaluated
     if not models:
-        names |= {b["model_a"] for b in battles} | {b["model_b"] for b in battles}
-        names |= {s.target for s in stress if "ramp" not in s.config and "compare" not in s.config}
+        names |= rated | {s.target for s in stress if "ramp" not in s.config and "compare" not in s.config}
     if not names or not (latest or battles or stress):
         where = ("" if not (models or tasks or since) else " matching " + ", ".join(
             x for x in ([f"models {', '.join(models)}"] if models else []) + ([f"tasks {', '.join(tasks)}"] if tasks
@@ -71,8 +72,7 @@ def build(store: Store, *, models: list[str] | None = None, tasks: list[str] | N
         raise UsageError(f"nothing to report in the store {store.location}{where}: run coderouge eval, arena or stress "
                          "first")
     if models:
-        missing = [m for m in models if m not in {x for x, _ in latest} and m not in
-                   {b["model_a"] for b in battles} | {b["model_b"] for b in battles} and m not in {s.target for s in stress}]
+        missing = [m for m in models if m not in evaluated | rated | {s.target for s in stress}]
         if missing:
             raise UsageError(f"no results in the store for {', '.join(missing)}")
     if tasks:

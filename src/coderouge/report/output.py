@@ -51,7 +51,7 @@ def samples_path(p: Path) -> Path:
 def write_samples(p: Path, store: Any, results: Sequence[Any]) -> int:
     """Every item of every result: model, task, item, status, score, the prompt and the answer as the model
     saw and wrote them (from the store's calls), the check's verdict. Returns the number of lines."""
-    from .runs import _prompt
+    from .runs import prompt_text
 
     n = 0
     with samples_path(p).open("w", encoding="utf-8") as f:
@@ -60,7 +60,7 @@ def write_samples(p: Path, store: Any, results: Sequence[Any]) -> int:
             for o in r.items:
                 c = calls.get(o.call_key) if o.call_key else None
                 f.write(json.dumps({"model": r.model, "task": r.task, "item": o.item_id, "status": o.status,
-                                    "score": o.score, "prompt": _prompt(c.request_json) if c else None,
+                                    "score": o.score, "prompt": prompt_text(c.request_json) if c else None,
                                     "answer": (c.text if c else None) if o.text is None else o.text,
                                     "detail": o.detail}, ensure_ascii=False) + "\n")
                 n += 1

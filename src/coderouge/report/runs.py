@@ -79,7 +79,7 @@ def _short(text: str | None, n: int = 160) -> str:
     return t if len(t) <= n else t[: n - 1] + "…"
 
 
-def _prompt(request_json: str | None) -> str | None:
+def prompt_text(request_json: str | None) -> str | None:
     if not request_json:
         return None
     try:
@@ -107,7 +107,7 @@ def run_items(store: Store, run_id: str) -> tuple[Any, list[dict[str, Any]]]:
     for i in items:
         c = calls.get(i.call_key) if i.call_key else None
         out.append({"item": i.item_id, "status": i.status, "score": i.score, "detail": i.detail,
-                    "prompt": _prompt(c.request_json) if c else None, "answer": c.text if c else None,
+                    "prompt": prompt_text(c.request_json) if c else None, "answer": c.text if c else None,
                     "error": (f"{c.error_kind}" + (f" (HTTP {c.error_status})" if c.error_status else "")
                               + (f": {c.error_message}" if c.error_message else "")) if c and c.status != "ok" else None,
                     "passed": i.status == "ok" and (i.score or 0) >= 1.0})

@@ -65,6 +65,16 @@ class Outcome:
     started_at: float  # perf_counter at the start of the measured phase
 
 
+async def cancel_and_wait(task: "asyncio.Task[Any] | None") -> None:
+    """Stop a background task and wait until it has stopped."""
+    if task is not None:
+        task.cancel()
+        try:
+            await task
+        except asyncio.CancelledError:
+            pass
+
+
 class _Monitor:
     """The event loop's delay: how late a 5 ms sleep wakes up."""
 
@@ -82,12 +92,7 @@ class _Monitor:
         self.task = asyncio.get_running_loop().create_task(self._run())
 
     async def stop(self) -> None:
-        if self.task is not None:
-            self.task.cancel()
-            try:
-                await self.task
-            except asyncio.CancelledError:
-                pass
+        await cancel_and_wait(self.task)
 
 
 async def _phase(target: Target, prompts: Sequence[Prompt], load: Load, n: int | None, duration_s: float | None,

@@ -15,7 +15,7 @@ from ..errors import UsageError
 from ..secrets import redact
 from .client import HTTPTarget, ProviderTarget, Sample
 from .metrics import gemma_token_counter, summarize
-from .run import Load, overhead_warning, ramp_knee, run_load, running_p50
+from .run import Load, cancel_and_wait, overhead_warning, ramp_knee, run_load, running_p50
 from .schedule import load_prompts
 
 PREFLIGHT_TIMEOUT_S = 10.0
@@ -171,11 +171,7 @@ class Live:
 
     async def stop(self) -> None:
         if self.task is not None:
-            self.task.cancel()
-            try:
-                await self.task
-            except asyncio.CancelledError:
-                pass
+            await cancel_and_wait(self.task)
             sys.stderr.write(self.line() + "\n")
             sys.stderr.flush()
 
